@@ -1,0 +1,33 @@
+import 'dotenv/config';
+import { Command } from 'commander';
+import { registerAdminCommands } from './admin';
+import { registerDbCommands } from './db';
+
+export function buildCli(): Command {
+  const program = new Command();
+  program
+    .name('paywire')
+    .description('Paywire: Stripe Checkout, webhooks, entitlements, credits and discounts on PostgreSQL.')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('start the HTTP server (the same as npm start)')
+    .action(async () => {
+      const { main } = await import('../main');
+      await main();
+    });
+
+  registerDbCommands(program);
+  registerAdminCommands(program);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exitCode = 1;
+  }
+}
