@@ -21,7 +21,13 @@ export async function main(): Promise<void> {
   });
   const server = await startServer(config, logger);
   const db = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.PAYWIRE_DATA_DIR}`;
-  console.log(`Paywire is running at ${server.url}  (database: ${db})`);
+  const stripe = {
+    emulator: `built-in Stripe emulator at ${server.stripe.emulator?.url}`,
+    'standalone-emulator': `Stripe emulator at ${config.STRIPE_API_BASE}`,
+    stripe: 'Stripe',
+    disabled: 'disabled (STRIPE_ENABLED=false)',
+  }[server.stripe.mode];
+  console.log(`Paywire is running at ${server.url}  (database: ${db}; payments: ${stripe})`);
   console.log(`  API reference: ${server.url}/docs`);
   let stopping = false;
   const stop = async (signal: string) => {

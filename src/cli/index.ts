@@ -2,6 +2,7 @@ import 'dotenv/config';
 import { Command } from 'commander';
 import { registerAdminCommands } from './admin';
 import { registerDbCommands } from './db';
+import { registerEmulatorCommand } from './emulator';
 
 export function buildCli(): Command {
   const program = new Command();
@@ -20,6 +21,7 @@ export function buildCli(): Command {
 
   registerDbCommands(program);
   registerAdminCommands(program);
+  registerEmulatorCommand(program);
   return program;
 }
 
