@@ -1,18 +1,32 @@
 import { sql } from 'drizzle-orm';
-import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import type { Deps } from './deps';
 import { resolvePrincipal } from './http/auth';
+import { limitBody } from './http/body';
 import { mountDocs } from './http/docs';
+import { requestScope } from './http/request-scope';
 import type { AppEnv } from './http/env';
 import { handleError, renderError } from './http/errors';
 import { createRouter } from './http/router';
 import { adminRoutes } from './modules/admin/admin.routes';
 import { authRoutes } from './modules/auth/auth.routes';
+import { catalogRoutes } from './modules/catalog/catalog.routes';
+import { creditsAdminRoutes } from './modules/credits/credits.admin.routes';
+import { creditsRoutes } from './modules/credits/credits.routes';
+import { webhookRoutes } from './webhooks/webhooks.routes';
+import { entitlementsRoutes } from './modules/entitlements/entitlements.routes';
 import { LoginThrottle } from './modules/auth/throttle';
+import { discountRoutes } from './modules/discounts/discounts.routes';
+import { checkoutRoutes } from './modules/checkout/checkout.routes';
+import { paymentsRoutes } from './modules/payments/payments.routes';
+import { subscriptionRoutes } from './modules/subscriptions/subscriptions.routes';
+import { webRoutes } from './web/web.routes';
+import { Lifecycle } from './lib/lifecycle';
+import { createMetrics } from './metrics/metrics';
+import { httpMetrics, metricsEndpoint } from './metrics/metrics.http';
+import { jobRoutes } from './jobs/jobs.routes';
 
 export const API_PREFIX = '/api/v1';
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Builds the whole HTTP app from its dependencies; no sockets, so tests use `app.request()`. */
 export function createApp(deps: Deps) {
@@ -24,31 +38,52 @@ export function createApp(deps: Deps) {
     () => deps.wallClock.now().getTime(),
   );
 
-  app.use('*', requestId({ headerName: 'X-Request-Id' }));
+  // Every app instance has its own metrics registry and in-flight tracking (graceful shutdown).
+  deps.metrics ??= createMetrics();
+  deps.lifecycle ??= new Lifecycle();
+  const lifecycle = deps.lifecycle;
   app.use('*', async (c, next) => {
-    c.set('deps', deps);
-    c.set('principal', null);
-    const started = performance.now();
-    await next();
-    const ms = Math.round((performance.now() - started) * 10) / 10;
-    // Only method, path and status: never headers, bodies or query strings (they may carry secrets).
-    deps.logger.debug(
-      { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms },
-      'request',
-    );
+    // Draining: new requests go elsewhere (a load balancer) or come back later (Stripe retries a 503).
+    if (lifecycle.draining && c.req.path !== '/healthz') {
+      c.header('Connection', 'close');
+      return renderError(c, 'shutting_down', 503, 'This instance is shutting down; retry');
+    }
+    const done = lifecycle.enterRequest();
+    try {
+      await next();
+      // Answered while draining: the client must not reuse this connection.
+      if (lifecycle.draining) c.header('Connection', 'close');
+    } finally {
+      done();
+    }
   });
-  app.use('*', secureHeaders({ crossOriginEmbedderPolicy: false, contentSecurityPolicy: undefined }));
-  app.use(
+  app.use('*', httpMetrics(deps.metrics));
+  // deps, request id, security headers and the request log in one layer (src/http/request-scope.ts).
+  app.use('*', requestScope(deps));
+  // Only for methods with a body, and on the declared length when there is one: asking for the body turns
+  // @hono/node-server's light request into a full fetch Request (src/http/body.ts, bench/check.ts).
+  app.on(
+    ['POST', 'PUT', 'PATCH', 'DELETE'],
     `${API_PREFIX}/*`,
-    bodyLimit({
-      maxSize: deps.config.BODY_LIMIT_BYTES,
-      onError: (c) =>
-        renderError(c, 'payload_too_large', 413, `Body larger than ${deps.config.BODY_LIMIT_BYTES} bytes`),
-    }),
+    limitBody(deps.config.BODY_LIMIT_BYTES, (c) =>
+      renderError(c, 'payload_too_large', 413, `Body larger than ${deps.config.BODY_LIMIT_BYTES} bytes`),
+    ),
   );
+  // JSON bodies must be valid UTF-8: a lenient decode would turn bad bytes into U+FFFD and store them.
+  app.use(`${API_PREFIX}/*`, async (c, next) => {
+    if (c.req.header('content-type')?.includes('json') && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      try {
+        strictUtf8.decode(await c.req.arrayBuffer());
+      } catch {
+        return renderError(c, 'invalid_request', 400, 'The request body is not valid UTF-8');
+      }
+    }
+    await next();
+  });
   app.use(`${API_PREFIX}/*`, resolvePrincipal);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/metrics', (c) => metricsEndpoint(c, deps));
   app.get('/readyz', async (c) => {
     try {
       await deps.db.execute(sql`select 1`);
@@ -60,6 +95,16 @@ export function createApp(deps: Deps) {
 
   app.route(API_PREFIX, authRoutes(throttle));
   app.route(API_PREFIX, adminRoutes());
+  app.route(API_PREFIX, catalogRoutes());
+  app.route(API_PREFIX, creditsRoutes());
+  app.route(API_PREFIX, creditsAdminRoutes());
+  app.route(API_PREFIX, webhookRoutes());
+  app.route(API_PREFIX, discountRoutes());
+  app.route(API_PREFIX, entitlementsRoutes());
+  app.route(API_PREFIX, checkoutRoutes());
+  app.route(API_PREFIX, subscriptionRoutes());
+  app.route(API_PREFIX, paymentsRoutes());
+  app.route(API_PREFIX, jobRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -80,6 +125,7 @@ export function createApp(deps: Deps) {
     },
   });
   mountDocs(app);
+  app.route('/', webRoutes(deps, { throttle }));
 
   app.notFound((c) => renderError(c, 'not_found', 404, `No route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => handleError(err, c as never));

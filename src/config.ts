@@ -44,7 +44,15 @@ const envSchema = z.object({
   SUBSCRIPTION_END_POLICY: z.enum(['revoke', 'freemium', 'grace']).default('revoke'),
   GRACE_DAYS: z.coerce.number().int().min(0).default(7),
   CREDIT_CLAWBACK: z.enum(['unused', 'full', 'none']).default('unused'),
+  /** Custom credit types (comma-separated) besides the built-in ones; unknown types are refused. */
+  CREDIT_TYPES: optionalString,
+  JOBS_ENABLED: bool.default(true),
+  SEED_DEMO: bool.default(true),
+  JOBS_POLL_SECONDS: z.coerce.number().positive().default(15),
+  DISCOUNT_VALIDATE_PER_MINUTE: z.coerce.number().int().positive().default(20),
   METRICS_TOKEN: optionalString,
+  /** How long a graceful shutdown waits for in-flight requests and webhook processing. */
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().default(25),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -31,10 +31,20 @@ export async function main(): Promise<void> {
   console.log(`  API reference: ${server.url}/docs`);
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal while draining: the operator wants out now (in-flight work rolls back).
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await server.close();
+    logger.info({ signal }, 'shutting down: draining in-flight requests and webhooks');
+    try {
+      await server.close();
+    } catch (err) {
+      logger.error({ err: String(err) }, 'shutdown failed');
+      process.exit(1);
+    }
+    logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

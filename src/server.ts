@@ -4,8 +4,13 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { migrate } from './db/migrate';
+import { createJobRunner } from './jobs';
+import { seedDemoCatalog } from './modules/catalog/demo';
 import type { Deps } from './deps';
 import { systemClock } from './lib/clock';
+import { createInvalidationBus } from './lib/invalidation';
+import { Lifecycle } from './lib/lifecycle';
+import { createMetrics } from './metrics/metrics';
 import { createLogger, type Logger } from './lib/logger';
 import { connectStripe, ensureWebhookEndpoint, type StripeConnection, WEBHOOK_PATH } from './stripe/embedded';
 
@@ -30,6 +35,7 @@ export async function startServer(
   const database = await openConfiguredDatabase(config);
   await migrate(database);
   const connection = await connectStripe(config, logger);
+  const lifecycle = new Lifecycle();
   const deps: Deps = {
     config,
     database,
@@ -38,8 +44,20 @@ export async function startServer(
     clock: connection.clock,
     wallClock: systemClock,
     stripe: connection.stripe,
+    metrics: createMetrics({ processMetrics: true }),
+    lifecycle,
   };
+  // Credential and entitlement caches are on only with the bus (LISTEN/NOTIFY keeps instances coherent).
+  deps.invalidation = createInvalidationBus(database, logger);
+  await deps.invalidation.ready;
   const app = createApp(deps);
+  // The demo catalog goes into the in-process emulator only (never a real Stripe account); idempotent.
+  // Seeded before this instance listens, so the price.* webhooks it causes are handled afterwards
+  // (retried by the emulator) instead of contending with the seed's own transactions.
+  if (connection.mode === 'emulator' && config.SEED_DEMO) await seedDemoCatalog(deps);
+  // Scheduled jobs (credit and hold expiry, ...): safe on every instance, see src/jobs/runner.ts.
+  const jobs = config.JOBS_ENABLED ? createJobRunner(deps) : null;
+  jobs?.start(config.JOBS_POLL_SECONDS * 1000);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
     s.once('error', reject);
@@ -59,16 +77,40 @@ export async function startServer(
     );
     if (!config.webhookSecrets.includes(endpoint.secret)) config.webhookSecrets.push(endpoint.secret);
   }
-
   return {
     url,
     port,
     deps,
     stripe: connection,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    close: once(async () => {
+      // 1. Stop accepting: no new connections; new requests on open ones get 503 + Connection: close
+      //    (Stripe retries a webhook answered 503; a load balancer sends the request elsewhere).
+      lifecycle.draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const http = server as unknown as { closeIdleConnections?(): void; closeAllConnections?(): void };
+      http.closeIdleConnections?.();
+      // 2. Finish what is in flight: requests being answered, events being processed (route, retry
+      //    job, replay), and the job run in progress (polling stops at once).
+      const [drained] = await Promise.all([
+        lifecycle.idle(config.SHUTDOWN_TIMEOUT_SECONDS * 1000),
+        jobs?.stop(),
+      ]);
+      if (!drained) logger.warn(lifecycle.inFlight, 'shutdown timeout: closing with work in flight');
+      // Answers just written leave their sockets idle: close those, give the rest a moment to flush.
+      http.closeIdleConnections?.();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+      http.closeAllConnections?.();
+      await closed;
+      // 3. Then the bus, Stripe (the in-process emulator writes its state file) and the pool.
+      await deps.invalidation?.close();
       await connection.close();
       await database.close();
-    },
+    }),
   };
+}
+
+/** The first call runs `fn`; later calls get the same promise (SIGTERM then SIGINT, a test and main). */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  return () => (running ??= fn());
 }

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
+import type Stripe from 'stripe';
 import { createApp } from '../src/app';
 import { type Config, loadConfig } from '../src/config';
 import { type Database, openDatabase, queryRows } from '../src/db/client';
 import { migrate } from '../src/db/migrate';
 import type { Deps } from '../src/deps';
 import { type Clock, ManualClock, systemClock } from '../src/lib/clock';
+import { createInvalidationBus } from '../src/lib/invalidation';
 import { createLogger } from '../src/lib/logger';
 
 /**
@@ -57,6 +59,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   database?: Database;
   clock?: Clock;
+  /** A Stripe client (tests point it at an emulator with createStripeClient); default null. */
+  stripe?: Stripe | null;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -83,8 +87,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     logger,
     clock: options.clock ?? clock,
     wallClock: systemClock,
-    stripe: null,
+    stripe: options.stripe ?? null,
   };
+  deps.invalidation = createInvalidationBus(database, logger);
+  await deps.invalidation.ready;
   const app = createApp(deps);
   return {
     app,
@@ -93,6 +99,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     logs,
     clock,
     close: async () => {
+      await deps.invalidation?.close();
       if (!options.database) await database.close();
     },
   };

@@ -1,8 +1,12 @@
 import 'dotenv/config';
 import { Command } from 'commander';
 import { registerAdminCommands } from './admin';
+import { registerCatalogCommands } from './catalog';
+import { registerCreditsCommands } from './credits';
 import { registerDbCommands } from './db';
+import { registerEventCommands } from './events';
 import { registerEmulatorCommand } from './emulator';
+import { registerSyncCommand } from './sync';
 
 export function buildCli(): Command {
   const program = new Command();
@@ -21,7 +25,11 @@ export function buildCli(): Command {
 
   registerDbCommands(program);
   registerAdminCommands(program);
+  registerCatalogCommands(program);
+  registerCreditsCommands(program);
+  registerEventCommands(program);
   registerEmulatorCommand(program);
+  registerSyncCommand(program);
   return program;
 }
 

@@ -2,7 +2,10 @@ import { createRoute, type RouteConfig } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { AppError, forbidden, unauthorized } from '../lib/errors';
+import type { Deps } from '../deps';
+import { type AuthCache, createAuthCache, createUserCache } from '../lib/auth-cache';
 import { authenticate, csrfTokenValid, type Principal } from '../modules/auth/auth.service';
+import { getUser } from '../modules/users/users.service';
 import type { Scope } from '../modules/auth/scopes';
 import type { AppEnv } from './env';
 import { errorResponses } from './errors';
@@ -12,6 +15,35 @@ export const CSRF_COOKIE = 'paywire_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+// One credential cache per app (per Deps), invalidated across instances through the bus.
+const authCaches = new WeakMap<Deps, AuthCache>();
+function cachedAuthenticate(deps: Deps, secret: string): Promise<Principal | null> {
+  if (!deps.invalidation) return authenticate(deps, secret);
+  let cache = authCaches.get(deps);
+  if (!cache) {
+    cache = createAuthCache(deps.invalidation, authenticate);
+    authCaches.set(deps, cache);
+  }
+  return cache.authenticate(deps, secret);
+}
+
+type UserRow = NonNullable<Awaited<ReturnType<typeof getUser>>>;
+const userCaches = new WeakMap<Deps, ReturnType<typeof createUserCache<UserRow>>>();
+
+/**
+ * A live user by id, cached per app like credentials (dropped on `auth:user:<id>`): the user a service
+ * key names in `user_id`, looked up on every such request (SPEC section 12: checks at HTTP speed).
+ */
+export function lookupUser(deps: Deps, id: string): Promise<UserRow | undefined> {
+  if (!deps.invalidation) return getUser(deps.db, id);
+  let cache = userCaches.get(deps);
+  if (!cache) {
+    cache = createUserCache<UserRow>(deps.invalidation);
+    userCaches.set(deps, cache);
+  }
+  return cache.get(id, (userId) => getUser(deps.db, userId));
+}
 
 /**
  * Resolves the caller from `Authorization: Bearer` (session token or API key) or the session cookie.
@@ -24,12 +56,12 @@ export const resolvePrincipal: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (header) {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw unauthorized('Malformed Authorization header; expected "Bearer <token>"');
-    principal = await authenticate(deps, match[1]!);
+    principal = await cachedAuthenticate(deps, match[1]!);
     if (!principal) throw unauthorized('Invalid, expired or revoked credentials');
   } else {
     const cookie = getCookie(c, SESSION_COOKIE);
     if (cookie) {
-      principal = await authenticate(deps, cookie);
+      principal = await cachedAuthenticate(deps, cookie);
       if (principal && !SAFE_METHODS.has(c.req.method)) {
         const presented = c.req.header(CSRF_HEADER) ?? (await formCsrf(c));
         if (!csrfTokenValid(deps.config.SESSION_SECRET, principal.sessionId!, presented)) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 
 /** Our own primary keys: time-ordered UUIDv7 strings. */
@@ -11,5 +11,8 @@ export const isUuid = (value: string): boolean => UUID_RE.test(value);
 export const newSecret = (prefix: string, bytes = 32): string =>
   `${prefix}_${randomBytes(bytes).toString('base64url')}`;
 
-/** Secrets are stored only as their SHA-256; lookups hash the presented value. */
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+/**
+ * Secrets are stored only as their SHA-256; lookups hash the presented value. One-shot `hash()` (not
+ * createHash) because every authenticated request pays it, cache hit or not.
+ */
+export const hashSecret = (secret: string): string => hash('sha256', secret, 'hex');

@@ -21,6 +21,8 @@ type StripeSettings = Pick<Config, 'STRIPE_ENABLED' | 'STRIPE_SECRET_KEY' | 'STR
 const common = {
   apiVersion: STRIPE_API_VERSION,
   maxNetworkRetries: 2,
+  // The SDK's default is 80 s per attempt; a user request should fail clearly long before that.
+  timeout: 20_000,
   appInfo: { name: 'paywire' },
 } satisfies Stripe.StripeConfig;
 

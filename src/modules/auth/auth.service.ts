@@ -3,6 +3,7 @@ import { and, desc, eq, gt, isNull } from 'drizzle-orm';
 import type { Deps } from '../../deps';
 import { AppError, forbidden, notFound, unauthorized } from '../../lib/errors';
 import { hashSecret, newSecret } from '../../lib/ids';
+import { publishInvalidation } from '../../lib/invalidation';
 import { createUser, findUserByEmail, getUser, normalizeEmail, toPublicUser } from '../users/users.service';
 import type { Role, UserRow } from '../users/users.tables';
 import { type ApiKeyRow, apiKeys, sessions } from './auth.tables';
@@ -22,6 +23,8 @@ export interface Principal {
   onBehalf: boolean;
   sessionId?: string;
   apiKeyId?: string;
+  /** When the session ends (sessions only): caches must not honour it past this. */
+  expiresAt?: Date;
 }
 
 export interface AuthDeps extends Pick<Deps, 'db' | 'config' | 'wallClock'> {
@@ -76,8 +79,14 @@ export async function login(
   return openSession(deps, user, userAgent);
 }
 
-export async function logout(deps: Pick<Deps, 'db' | 'wallClock'>, sessionId: string): Promise<void> {
-  await deps.db.update(sessions).set({ revokedAt: deps.wallClock.now() }).where(eq(sessions.id, sessionId));
+export async function logout(
+  deps: Pick<Deps, 'db' | 'wallClock' | 'invalidation'>,
+  sessionId: string,
+): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    await tx.update(sessions).set({ revokedAt: deps.wallClock.now() }).where(eq(sessions.id, sessionId));
+    await publishInvalidation(deps.invalidation, tx, `auth:session:${sessionId}`);
+  });
 }
 
 /** Resolves a presented session token or API key to its principal, or null. */
@@ -100,7 +109,14 @@ export async function authenticate(
     if (!row) return null;
     const user = await getUser(deps.db, row.userId);
     if (!user) return null;
-    return { user, via: 'session', scopes: scopesOfRole(user.role), onBehalf: false, sessionId: row.id };
+    return {
+      user,
+      via: 'session',
+      scopes: scopesOfRole(user.role),
+      onBehalf: false,
+      sessionId: row.id,
+      expiresAt: row.expiresAt,
+    };
   }
   if (secret.startsWith(`${API_KEY_PREFIX}_`)) {
     const [key] = await deps.db
@@ -183,11 +199,18 @@ export async function listApiKeys(deps: Pick<Deps, 'db'>, userId: string): Promi
   return rows.map(toApiKeyView);
 }
 
-export async function revokeApiKey(deps: Pick<Deps, 'db' | 'wallClock'>, userId: string, id: string) {
-  const [row] = await deps.db
-    .update(apiKeys)
-    .set({ revokedAt: deps.wallClock.now() })
-    .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
-    .returning();
-  if (!row) throw notFound('API key');
+export async function revokeApiKey(
+  deps: Pick<Deps, 'db' | 'wallClock' | 'invalidation'>,
+  userId: string,
+  id: string,
+) {
+  await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(apiKeys)
+      .set({ revokedAt: deps.wallClock.now() })
+      .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+      .returning();
+    if (!row) throw notFound('API key');
+    await publishInvalidation(deps.invalidation, tx, `auth:api_key:${id}`);
+  });
 }

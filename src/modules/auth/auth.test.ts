@@ -1,3 +1,4 @@
+import { setRole } from '../users/users.service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
@@ -213,6 +214,20 @@ describe('admins and API keys', () => {
     expect(key.status).toBe(201);
     expect(key.body.on_behalf).toBe(true);
     expect((await call('GET', 'admin/users', { token: key.body.key })).status).toBe(200);
+  });
+
+  it('stops honouring an admin key (even cached) once its creator is no longer an admin', async () => {
+    const other = await signupUser(call);
+    await setRole(t.deps.db, other.user.id, 'admin');
+    const key = await call('POST', 'api-keys', {
+      token: other.token,
+      body: { name: 'ops', scopes: ['admin'] },
+    });
+    expect(key.status).toBe(201);
+    expect((await call('GET', 'admin/users', { token: key.body.key })).status).toBe(200); // now cached
+    await setRole(t.deps.db, other.user.id, 'user', t.deps.invalidation);
+    expect((await call('GET', 'admin/users', { token: key.body.key })).status).toBe(401);
+    expect((await call('GET', 'admin/users', { token: other.token })).status).toBe(403);
   });
 
   it('refuses another user’s key id on delete with 404', async () => {

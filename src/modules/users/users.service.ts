@@ -1,8 +1,9 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
-import { type Db, queryRows } from '../../db/client';
+import { type Db, type Queryable, queryRows } from '../../db/client';
 import { isUniqueViolation } from '../../db/errors';
 import { AppError, notFound } from '../../lib/errors';
 import { newId } from '../../lib/ids';
+import { type InvalidationBus, publishInvalidation } from '../../lib/invalidation';
 import { hashPassword } from '../auth/password';
 import { type Role, type UserRow, users } from './users.tables';
 
@@ -80,8 +81,12 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRow | 
   return row;
 }
 
-export async function setRole(db: Db, id: string, role: Role): Promise<void> {
-  await db.update(users).set({ role, updatedAt: new Date() }).where(eq(users.id, id));
+export async function setRole(db: Db, id: string, role: Role, bus?: InvalidationBus): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ role, updatedAt: new Date() }).where(eq(users.id, id));
+    // Cached sessions and keys of this user carry the old role: every instance drops them on commit.
+    await publishInvalidation(bus, tx, `auth:user:${id}`);
+  });
 }
 
 export async function setPassword(db: Db, id: string, password: string): Promise<void> {
@@ -100,4 +105,61 @@ export async function listUsers(db: Db, opts: { limit: number; startingAfter?: s
     .orderBy(asc(users.id))
     .limit(opts.limit + 1);
   return { data: rows.slice(0, opts.limit), has_more: rows.length > opts.limit };
+}
+
+// Stripe customer link (checkout creates it lazily; customer.deleted removes it). Any Queryable, so
+// webhook handlers can call them inside their transaction.
+
+/** The live user whose Stripe customer this is. */
+export async function findUserByStripeCustomer(
+  q: Queryable,
+  customerId: string,
+): Promise<UserRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(users)
+    .where(and(eq(users.stripeCustomerId, customerId), isNull(users.deletedAt)));
+  return row;
+}
+
+/** A live user by id, inside a transaction. */
+export async function getUserIn(q: Queryable, id: string): Promise<UserRow | undefined> {
+  const [row] = await q
+    .select()
+    .from(users)
+    .where(and(eq(users.id, id), isNull(users.deletedAt)));
+  return row;
+}
+
+/**
+ * Links a Stripe customer unless the user already has one (a conditional UPDATE, so two racing
+ * checkouts keep one customer). Returns the customer id the user has afterwards.
+ */
+export async function setStripeCustomerIfUnset(
+  q: Queryable,
+  userId: string,
+  customerId: string,
+): Promise<string | null> {
+  const updated = await q
+    .update(users)
+    .set({ stripeCustomerId: customerId })
+    .where(and(eq(users.id, userId), isNull(users.stripeCustomerId)))
+    .returning({ id: users.stripeCustomerId });
+  if (updated.length) return customerId;
+  const [row] = await q.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId));
+  return row?.id ?? null;
+}
+
+/** The customer was deleted in Stripe: the user gets a new one on their next checkout. */
+export async function detachStripeCustomer(
+  q: Queryable,
+  customerId: string,
+  at: Date,
+): Promise<string | null> {
+  const [row] = await q
+    .update(users)
+    .set({ stripeCustomerId: null, updatedAt: at })
+    .where(eq(users.stripeCustomerId, customerId))
+    .returning({ id: users.id });
+  return row?.id ?? null;
 }

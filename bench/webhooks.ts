@@ -1,0 +1,194 @@
+/**
+ * Benchmark 4: webhook ingestion end to end (signature, inbox row, handler with its Stripe re-read from
+ * the emulator, commit) for a realistic mix of signed events, at concurrency 1 and 16, against "verify +
+ * one INSERT" (bare node:http, the same SDK check, one pg INSERT). Every event gets a fresh id, so each one
+ * is new work; afterwards every one must be in the inbox, handled.
+ */
+import { sql } from 'drizzle-orm';
+import Stripe from 'stripe';
+import { queryRows } from '../src/db/client';
+import { createStripeClient } from '../src/stripe/client';
+import { defaultHandlers } from '../src/webhooks/dispatch';
+import { cannon } from './lib/cannon';
+import type { BenchContext } from './lib/context';
+import { type Entry, entry } from './lib/results';
+import { serverScript, startChild } from './lib/servers';
+import { sleep } from './lib/stats';
+
+export const WEBHOOK_SECRET = 'whsec_bench_signing_secret';
+
+const FLOWS = 8;
+
+/**
+ * The mix: the events the emulator really emits, in order, for FLOWS customers each buying a monthly
+ * subscription through Checkout and a credit pack, then one renewal month later (checkout, customer,
+ * payment intent, charge, invoice and subscription events: about a third have a handler, the rest are
+ * stored and acknowledged), plus an edit of each product and price (catalog mirror handlers). Handlers
+ * re-read their object from the emulator, as they would from Stripe. Spread over FLOWS customers so that
+ * concurrent deliveries do not all queue on one subscription's rows.
+ */
+export async function templates(emulatorUrl: string): Promise<Stripe.Event[]> {
+  const stripe = createStripeClient({ STRIPE_ENABLED: true }, { emulatorUrl })!;
+  const control = (path: string, body: unknown) =>
+    fetch(`${emulatorUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then((r) => {
+      if (!r.ok) throw new Error(`emulator ${path}: ${r.status}`);
+    });
+  const since = Math.floor(Date.now() / 1000) - 1;
+  for (let i = 0; i < FLOWS; i++) {
+    const product = await stripe.products.create({ name: `Bench plan ${i}` });
+    const monthly = await stripe.prices.create({
+      product: product.id,
+      unit_amount: 2000 + i * 100,
+      currency: 'usd',
+      recurring: { interval: 'month' },
+    });
+    const pack = await stripe.prices.create({ product: product.id, unit_amount: 500, currency: 'usd' });
+    const customer = await stripe.customers.create({ email: `bench${i}@example.com` });
+    for (const [mode, price] of [
+      ['subscription', monthly.id],
+      ['payment', pack.id],
+    ] as const) {
+      const session = await stripe.checkout.sessions.create({
+        mode,
+        customer: customer.id,
+        line_items: [{ price, quantity: 1 }],
+        success_url: 'http://127.0.0.1/success',
+        cancel_url: 'http://127.0.0.1/cancel',
+      });
+      await control(`/_emulator/checkout/sessions/${session.id}/complete`, { card: '4242424242424242' });
+    }
+    await stripe.products.update(product.id, { description: `edited ${i}` });
+    await stripe.prices.update(monthly.id, { nickname: `monthly ${i}` });
+  }
+  await control('/_emulator/clock/advance', { seconds: 32 * 86_400 });
+  const skip = new Set(['product.created', 'price.created']);
+  const events = (
+    await stripe.events.list({ limit: 100, created: { gte: since } }).autoPagingToArray({ limit: 10_000 })
+  )
+    .filter((e) => !skip.has(e.type))
+    .reverse();
+  const handled = events.filter((e) => defaultHandlers[e.type]).length;
+  if (handled === 0 || handled === events.length)
+    throw new Error('the mix needs handled and unhandled events');
+  return events;
+}
+
+export const isHandled = (e: Stripe.Event) => !!defaultHandlers[e.type];
+
+function describeMix(events: Stripe.Event[]): string {
+  const counts = new Map<string, number>();
+  for (const e of events) counts.set(e.type, (counts.get(e.type) ?? 0) + 1);
+  const handled = events.filter(isHandled).length;
+  return `${events.length} events per cycle, ${Math.round((100 * handled) / events.length)}% with a handler (${[
+    ...counts,
+  ]
+    .map(([t, n]) => `${t} ${n}`)
+    .join(', ')})`;
+}
+
+export async function benchWebhooks(ctx: BenchContext): Promise<Entry[]> {
+  ctx.log('webhooks: recording the event stream of real purchases on the emulator');
+  const mix = await templates(ctx.emulatorUrl);
+  const handledOnly = mix.filter(isHandled);
+  const run = Date.now().toString(36);
+  let seq = 0;
+  let seqApp = 0;
+  const load = (url: string, connections: number, prefix: string, events = mix) =>
+    cannon({
+      url: `${url}/api/v1/webhooks/stripe`,
+      connections,
+      seconds: ctx.seconds,
+      warmupSeconds: ctx.warmup,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (req) => {
+        const n = seq++;
+        if (prefix === 'app') seqApp++;
+        const template = events[n % events.length]!;
+        const payload = JSON.stringify({ ...template, id: `evt_${prefix}_${run}_${n}` });
+        req.body = payload;
+        req.headers = {
+          ...req.headers,
+          'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }),
+        };
+        return req;
+      },
+    });
+
+  const bareServer = await startChild(serverScript('bare-webhook'), {
+    DATABASE_URL: ctx.pg.url,
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    POOL_SIZE: String(ctx.database.pool!.options.max),
+  });
+  let bare1: Awaited<ReturnType<typeof load>>;
+  let bare16: Awaited<ReturnType<typeof load>>;
+  try {
+    ctx.log('webhooks: verify + one INSERT, c1');
+    bare1 = await load(bareServer.url, 1, 'bare');
+    ctx.log('webhooks: verify + one INSERT, c16');
+    bare16 = await load(bareServer.url, 16, 'bare');
+  } finally {
+    await bareServer.stop();
+  }
+  ctx.log('webhooks: app, c1');
+  const app1 = await load(ctx.app.url, 1, 'app');
+  ctx.log('webhooks: app, c16');
+  const app16 = await load(ctx.app.url, 16, 'app');
+  ctx.log('webhooks: app, c16, handled types only');
+  const handled16 = await load(ctx.app.url, 16, 'app', handledOnly);
+
+  // Requests in flight when autocannon stopped are still processed: wait for the inbox to settle.
+  const appSent = seqApp;
+  let inbox = { total: 0, unhandled: -1 };
+  for (let i = 0; i < 100 && inbox.unhandled !== 0; i++) {
+    if (i) await sleep(100);
+    [inbox] = await queryRows<{ total: number; unhandled: number }>(
+      ctx.database.db,
+      sql`select count(*)::int as total, count(*) filter (where handled_at is null)::int as unhandled
+        from stripe_events where id like ${`evt_app_${run}_%`}`,
+    );
+  }
+  const acknowledged = app1.okTotal + app16.okTotal + handled16.okTotal;
+  if (inbox.unhandled !== 0 || inbox.total < acknowledged || inbox.total > appSent) {
+    throw new Error(
+      `webhooks: ${acknowledged} acknowledged of ${appSent} sent, ${inbox.total} in the inbox, ${inbox.unhandled} unhandled`,
+    );
+  }
+  const mixText = `mix: ${describeMix(mix)}`;
+  return [
+    entry({
+      name: 'webhook_ingest_c1',
+      figure: app1.rate,
+      unit: 'events/s',
+      baseline: bare1.rate,
+      baselineName: 'verify + one INSERT',
+      latency: app1,
+      baselineLatency: bare1,
+      note: `${mixText}; handlers re-read from the emulator`,
+    }),
+    entry({
+      name: 'webhook_ingest_c16',
+      figure: app16.rate,
+      unit: 'events/s',
+      baseline: bare16.rate,
+      baselineName: 'verify + one INSERT',
+      target: 0.6,
+      latency: app16,
+      baselineLatency: bare16,
+      note: `${acknowledged} events acknowledged over the app runs; all ${inbox.total} in the inbox handled`,
+    }),
+    entry({
+      name: 'webhook_ingest_c16_handled',
+      figure: handled16.rate,
+      unit: 'events/s',
+      baseline: bare16.rate,
+      baselineName: 'verify + one INSERT',
+      latency: handled16,
+      note: 'only the events of the mix that have a handler (each re-reads its object from the emulator)',
+    }),
+  ];
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { MiddlewareHandler } from 'hono';
+import type { Deps } from '../deps';
+import type { AppEnv } from './env';
+
+/** What hono's secureHeaders() sets with our options (no COEP, no CSP: pages set their own CSP). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Origin-Agent-Cluster': '?1',
+  'Referrer-Policy': 'no-referrer',
+  'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
+  'X-Content-Type-Options': 'nosniff',
+  'X-DNS-Prefetch-Control': 'off',
+  'X-Download-Options': 'noopen',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'X-Permitted-Cross-Domain-Policies': 'none',
+  'X-XSS-Protection': '0',
+};
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+const VALID_REQUEST_ID = /^[\w\-=]{1,255}$/;
+const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
+
+/**
+ * What every request gets first, in one middleware (each middleware layer costs a few microseconds, and
+ * entitlement checks are measured against a bare node:http server: bench/check.ts): `deps` and an empty
+ * principal on the context, the request id (the caller's X-Request-Id when well-formed, else a new UUID),
+ * the security headers, and a debug log line (method, path, status, duration - never headers, bodies or
+ * query strings, which may carry secrets).
+ *
+ * Why not hono's requestId() and secureHeaders(): they set headers through a fetch `Headers` object,
+ * which moves every response off @hono/node-server's plain-object fast path; together they were about
+ * half of an entitlement check's CPU. Under node-server the headers go straight onto Node's response;
+ * elsewhere (app.request(), a host app) onto the Response. Either way a header the handler sets itself
+ * wins (pages set their own CSP and Referrer-Policy).
+ */
+export function requestScope(deps: Deps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set('deps', deps);
+    c.set('principal', null);
+    const given = c.req.header(REQUEST_ID_HEADER);
+    const id = given && VALID_REQUEST_ID.test(given) ? given : randomUUID();
+    c.set('requestId', id);
+    const started = performance.now();
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const direct = !!outgoing && typeof outgoing.setHeader === 'function' && !outgoing.headersSent;
+    if (direct) {
+      for (const [name, value] of SECURITY_ENTRIES) outgoing.setHeader(name, value);
+      outgoing.setHeader(REQUEST_ID_HEADER, id);
+    }
+    await next();
+    if (!direct) {
+      const headers = c.res.headers;
+      for (const [name, value] of SECURITY_ENTRIES) if (!headers.has(name)) headers.set(name, value);
+      if (!headers.has(REQUEST_ID_HEADER)) headers.set(REQUEST_ID_HEADER, id);
+    }
+    if (deps.logger.isLevelEnabled('debug')) {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      deps.logger.debug(
+        { request_id: id, method: c.req.method, path: c.req.path, status: c.res.status, ms },
+        'request',
+      );
+    }
+  };
+}

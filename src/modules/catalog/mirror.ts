@@ -1,0 +1,316 @@
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
+import type Stripe from 'stripe';
+import type { Queryable } from '../../db/client';
+import { isUuid, newId } from '../../lib/ids';
+import {
+  BILLING_INTERVALS,
+  type BillingInterval,
+  PRICE_TYPES,
+  PRODUCT_TYPES,
+  type PriceRow,
+  type PriceType,
+  type ProductRow,
+  type ProductType,
+  prices,
+  priceVersions,
+  products,
+  tiers,
+} from './catalog.tables';
+import { withConveniences } from './conveniences';
+import {
+  canonicalJson,
+  EMPTY_GRANTS,
+  type ExtraMetadata,
+  extraMetadataSchema,
+  grantsEqual,
+  normalizeGrants,
+} from './grants';
+import { decodeJson, optInt } from './stripe-metadata';
+import { MD } from './stripe-params';
+
+/**
+ * Stripe -> local catalog. One mapping used by the admin API (after its Stripe call), webhooks,
+ * `catalog pull` and `catalog push`, so whichever of them writes first, the row ends up the same.
+ * `asOf` is when the Stripe read (or write) that produced the object started: a row written from a
+ * later read is never overwritten by an earlier one (out-of-order webhooks).
+ */
+export interface MirrorOutcome {
+  id: string | null;
+  created: boolean;
+  updated: boolean;
+  warnings: string[];
+}
+
+type ProductValues = Omit<ProductRow, 'id' | 'createdAt' | 'updatedAt' | 'stripeAsOf'>;
+type PriceValues = Omit<PriceRow, 'id' | 'createdAt' | 'updatedAt' | 'stripeAsOf' | 'version'>;
+
+async function tierIdsByKey(q: Queryable, keys: Array<string | undefined>): Promise<Map<string, string>> {
+  const wanted = [...new Set(keys.filter((k): k is string => !!k))];
+  if (!wanted.length) return new Map();
+  const rows = await q.select({ id: tiers.id, key: tiers.key }).from(tiers).where(inArray(tiers.key, wanted));
+  return new Map(rows.map((r) => [r.key, r.id]));
+}
+
+export async function tierKeysById(q: Queryable): Promise<Map<string, string>> {
+  const rows = await q.select({ id: tiers.id, key: tiers.key }).from(tiers);
+  return new Map(rows.map((r) => [r.id, r.key]));
+}
+
+const isStale = (row: { stripeAsOf: Date | null }, asOf: Date) =>
+  row.stripeAsOf !== null && row.stripeAsOf.getTime() > asOf.getTime();
+
+function sameValues<T extends Record<string, unknown>>(row: T, values: Partial<T>): boolean {
+  return Object.entries(values).every(([k, v]) => canonicalJson(row[k] ?? null) === canonicalJson(v ?? null));
+}
+
+async function productValues(
+  q: Queryable,
+  p: Stripe.Product,
+  existing: ProductRow | undefined,
+  warnings: string[],
+): Promise<ProductValues> {
+  const md = p.metadata ?? {};
+  const managed = !!md[MD.productType];
+  // Unmanaged (dashboard) products: keep what Paywire knows locally, defaults for new rows.
+  const keep = <K extends keyof ProductValues>(k: K, fallback: ProductValues[K]): ProductValues[K] =>
+    existing ? existing[k] : fallback;
+  const tierIds = await tierIdsByKey(q, [md[MD.tier], md[MD.grantsTier], md[MD.requiresTier]]);
+  const tierRef = (mdKey: string, col: 'tierId' | 'grantsTierId' | 'requiresTierId') => {
+    const key = md[mdKey];
+    if (!managed && !key) return keep(col, null);
+    if (!key) return null;
+    const id = tierIds.get(key);
+    if (!id) warnings.push(`product ${p.id}: tier "${key}" (${mdKey}) does not exist locally`);
+    return id ?? null;
+  };
+  let featureAccess = keep('featureAccess', null);
+  const fa = decodeJson(md, MD.featureAccess);
+  if (fa && 'value' in fa && Array.isArray(fa.value)) featureAccess = fa.value.map(String);
+  else if (fa && 'error' in fa) warnings.push(`product ${p.id}: ${fa.error}`);
+  else if (managed) featureAccess = null;
+  const typed = md[MD.productType] as ProductType | undefined;
+  const productType = typed && PRODUCT_TYPES.includes(typed) ? typed : keep('productType', 'subscription');
+  const managedOr = <K extends keyof ProductValues>(k: K, v: ProductValues[K]) =>
+    managed || v !== null ? v : keep(k, null as ProductValues[K]);
+  return {
+    key: md[MD.key] || (managed ? null : keep('key', null)),
+    name: p.name,
+    description: p.description ?? null,
+    productType,
+    tierId: tierRef(MD.tier, 'tierId'),
+    grantsTierId: tierRef(MD.grantsTier, 'grantsTierId'),
+    creditAmount: managedOr('creditAmount', optInt(md[MD.creditAmount])),
+    creditType: managedOr('creditType', md[MD.creditType] || null),
+    featureAccess,
+    accessDurationDays: managedOr('accessDurationDays', optInt(md[MD.accessDays])),
+    requiresSubscription: managed
+      ? md[MD.requiresSubscription] === 'true'
+      : keep('requiresSubscription', false),
+    requiresTierId: tierRef(MD.requiresTier, 'requiresTierId'),
+    isActive: p.active,
+    stripeProductId: p.id,
+  };
+}
+
+/** Inserts or updates the local product mirroring a Stripe product (matched on its Stripe id). */
+/**
+ * Catalog mirror writes take one transaction-scoped advisory lock: an admin write, the seed and the
+ * product.* / price.* webhooks it causes touch the same rows (a lookup key moving between prices) in
+ * different orders, which deadlocked on PostgreSQL. Catalog writes are rare, so serialising them is free.
+ */
+const lockCatalog = (q: Queryable) => q.execute(sql`select pg_advisory_xact_lock(7243002)`);
+
+export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date): Promise<MirrorOutcome> {
+  await lockCatalog(q);
+  const warnings: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [existing] = await q
+      .select()
+      .from(products)
+      .where(eq(products.stripeProductId, p.id))
+      .for('update');
+    if (existing) {
+      if (isStale(existing, asOf)) return { id: existing.id, created: false, updated: false, warnings };
+      const values = await productValues(q, p, existing, warnings);
+      if (values.key !== existing.key && values.key && (await productKeyTaken(q, values.key, existing.id))) {
+        warnings.push(
+          `product ${p.id}: key "${values.key}" is used by another product; kept "${existing.key}"`,
+        );
+        values.key = existing.key;
+      }
+      if (sameValues(existing, values)) return { id: existing.id, created: false, updated: false, warnings };
+      await q
+        .update(products)
+        .set({ ...values, stripeAsOf: asOf, updatedAt: new Date() })
+        .where(eq(products.id, existing.id));
+      return { id: existing.id, created: false, updated: true, warnings };
+    }
+    const values = await productValues(q, p, undefined, warnings);
+    if (values.key && (await productKeyTaken(q, values.key))) {
+      warnings.push(
+        `product ${p.id}: key "${values.key}" is used by another product; imported without a key`,
+      );
+      values.key = null;
+    }
+    const preferred = p.metadata?.[MD.id];
+    const id = attempt === 0 && preferred && isUuid(preferred) ? preferred : newId();
+    // DO NOTHING on any conflict: a concurrent insert of the same Stripe id is found by the next loop.
+    const inserted = await q
+      .insert(products)
+      .values({ id, ...values, stripeAsOf: asOf })
+      .onConflictDoNothing()
+      .returning({ id: products.id });
+    if (inserted[0]) return { id: inserted[0].id, created: true, updated: false, warnings };
+  }
+  throw new Error(`Could not store Stripe product ${p.id}`);
+}
+
+async function productKeyTaken(q: Queryable, key: string, exceptId?: string): Promise<boolean> {
+  const rows = await q
+    .select({ id: products.id })
+    .from(products)
+    .where(and(eq(products.key, key), exceptId ? ne(products.id, exceptId) : undefined));
+  return rows.length > 0;
+}
+
+/** Marks the local product of a deleted Stripe product inactive (rows are never deleted). */
+export async function archiveStripeProduct(q: Queryable, stripeProductId: string, asOf: Date) {
+  const rows = await q
+    .update(products)
+    .set({ isActive: false, stripeAsOf: asOf, updatedAt: new Date() })
+    .where(and(eq(products.stripeProductId, stripeProductId), eq(products.isActive, true)))
+    .returning({ id: products.id });
+  return rows.length;
+}
+
+export async function archiveStripePrice(q: Queryable, stripePriceId: string, asOf: Date) {
+  const rows = await q
+    .update(prices)
+    .set({ isActive: false, stripeAsOf: asOf, updatedAt: new Date() })
+    .where(and(eq(prices.stripePriceId, stripePriceId), eq(prices.isActive, true)))
+    .returning({ id: prices.id });
+  return rows.length;
+}
+
+function readGrants(
+  price: Stripe.Price,
+  existing: PriceRow | undefined,
+  product: ProductRow,
+  tierKeys: Map<string, string>,
+  warnings: string[],
+): ExtraMetadata {
+  const md = price.metadata ?? {};
+  const recurring = !!price.recurring;
+  const decoded = decodeJson(md, MD.grants);
+  if (decoded && 'value' in decoded) {
+    const parsed = extraMetadataSchema.safeParse({ entitlements: decoded.value });
+    if (parsed.success) return normalizeGrants(parsed.data as ExtraMetadata, { recurring });
+    const issue = parsed.error.issues[0];
+    warnings.push(
+      `price ${price.id}: invalid ${MD.grants} (${issue?.path.join('.')}: ${issue?.message}); kept`,
+    );
+  } else if (decoded && 'error' in decoded) {
+    warnings.push(`price ${price.id}: ${decoded.error}; kept`);
+  } else if (md[MD.priceType]) {
+    return EMPTY_GRANTS; // managed by Paywire, written without grants
+  }
+  if (existing) return existing.extraMetadata;
+  // A price made outside Paywire: the product's conveniences are what it grants.
+  return withConveniences(EMPTY_GRANTS, product, (id) => tierKeys.get(id), recurring);
+}
+
+function priceType(price: Stripe.Price, product: ProductRow, existing: PriceRow | undefined): PriceType {
+  const typed = price.metadata?.[MD.priceType] as PriceType | undefined;
+  if (typed && PRICE_TYPES.includes(typed)) return typed;
+  if (existing) return existing.priceType;
+  if (price.recurring) return 'recurring';
+  return product.productType === 'credits' ? 'credit_pack' : 'one_time';
+}
+
+/**
+ * Inserts or updates the local price mirroring a Stripe price. Its product must exist locally
+ * (mirror the product first); returns id null with a warning when it does not.
+ */
+export async function mirrorPrice(q: Queryable, price: Stripe.Price, asOf: Date): Promise<MirrorOutcome> {
+  await lockCatalog(q);
+  const warnings: string[] = [];
+  const stripeProductId = typeof price.product === 'string' ? price.product : price.product.id;
+  const [product] = await q.select().from(products).where(eq(products.stripeProductId, stripeProductId));
+  if (!product) {
+    warnings.push(`price ${price.id}: product ${stripeProductId} is not in the local catalog; skipped`);
+    return { id: null, created: false, updated: false, warnings };
+  }
+  if (price.unit_amount === null || price.unit_amount === undefined) {
+    warnings.push(`price ${price.id}: no unit_amount (tiered or custom pricing is not supported); skipped`);
+    return { id: null, created: false, updated: false, warnings };
+  }
+  const tierKeys = await tierKeysById(q);
+  const interval = price.recurring?.interval;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [existing] = await q.select().from(prices).where(eq(prices.stripePriceId, price.id)).for('update');
+    if (existing && isStale(existing, asOf))
+      return { id: existing.id, created: false, updated: false, warnings };
+    const md = price.metadata ?? {};
+    const values: PriceValues = {
+      productId: product.id,
+      unitAmount: price.unit_amount,
+      currency: price.currency.toLowerCase(),
+      priceType: priceType(price, product, existing),
+      billingInterval:
+        interval && (BILLING_INTERVALS as readonly string[]).includes(interval)
+          ? (interval as BillingInterval)
+          : null,
+      billingIntervalCount: price.recurring ? price.recurring.interval_count : null,
+      trialPeriodDays:
+        optInt(md[MD.trialDays]) ??
+        (md[MD.priceType] ? null : (price.recurring?.trial_period_days ?? existing?.trialPeriodDays ?? null)),
+      lookupKey: price.lookup_key ?? null,
+      nickname: price.nickname ?? null,
+      stripePriceId: price.id,
+      isActive: price.active,
+      extraMetadata: readGrants(price, existing, product, tierKeys, warnings),
+      replacesPriceId:
+        md[MD.replaces] && isUuid(md[MD.replaces]) ? md[MD.replaces] : (existing?.replacesPriceId ?? null),
+    };
+    // Stripe keeps lookup keys unique per account: a local holder of the same key is out of date.
+    if (values.lookupKey) {
+      await q
+        .update(prices)
+        .set({ lookupKey: null, updatedAt: new Date() })
+        .where(
+          and(
+            eq(prices.lookupKey, values.lookupKey),
+            existing ? ne(prices.id, existing.id) : sql`true`,
+            sql`${prices.stripePriceId} is distinct from ${price.id}`,
+          ),
+        );
+    }
+    if (existing) {
+      if (sameValues(existing, values)) return { id: existing.id, created: false, updated: false, warnings };
+      const grantsChanged = !grantsEqual(existing.extraMetadata, values.extraMetadata);
+      const version = grantsChanged ? existing.version + 1 : existing.version;
+      await q
+        .update(prices)
+        .set({ ...values, version, stripeAsOf: asOf, updatedAt: new Date() })
+        .where(eq(prices.id, existing.id));
+      if (grantsChanged) await recordVersion(q, existing.id, version, values.extraMetadata);
+      return { id: existing.id, created: false, updated: true, warnings };
+    }
+    const preferred = md[MD.id];
+    const id = attempt === 0 && preferred && isUuid(preferred) ? preferred : newId();
+    const inserted = await q
+      .insert(prices)
+      .values({ id, ...values, version: 1, stripeAsOf: asOf })
+      .onConflictDoNothing()
+      .returning({ id: prices.id });
+    if (inserted[0]) {
+      await recordVersion(q, inserted[0].id, 1, values.extraMetadata);
+      return { id: inserted[0].id, created: true, updated: false, warnings };
+    }
+  }
+  throw new Error(`Could not store Stripe price ${price.id}`);
+}
+
+export async function recordVersion(q: Queryable, priceId: string, version: number, meta: ExtraMetadata) {
+  await q.insert(priceVersions).values({ priceId, version, extraMetadata: meta }).onConflictDoNothing();
+}

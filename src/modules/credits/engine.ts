@@ -1,0 +1,327 @@
+import type pg from 'pg';
+import type { Database, Db, Queryable } from '../../db/client';
+import { pgErrorCode } from '../../db/errors';
+import type { Clock } from '../../lib/clock';
+import { AppError } from '../../lib/errors';
+import { faultPoint } from '../../lib/faults';
+import { Account, emptyNeeds, type LoadNeeds } from './account';
+import { parseLoaded } from './account-types';
+import type { CreditsDeps } from './credits.types';
+import { apply, declareNeeds, type Op } from './ops';
+import {
+  createAccount,
+  executeText,
+  loadStatements,
+  lockAccounts,
+  markPrepared,
+  pgArray,
+  type Statement,
+} from './statements';
+
+/** An operation's outcome: its result, or the AppError that is its answer (402, 404, 409 ...). */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: AppError };
+
+function applyAll(acct: Account, ops: Op[]): Outcome[] {
+  return ops.map((op) => {
+    try {
+      const value = apply(acct, op);
+      return value instanceof AppError ? { ok: false, error: value } : { ok: true, value };
+    } catch (err) {
+      if (err instanceof AppError) return { ok: false, error: err };
+      throw err;
+    }
+  });
+}
+
+/**
+ * Runs operations on one account inside an open transaction: lock, load, apply each, write once.
+ * An AppError from one operation is that operation's answer; the others are unaffected.
+ */
+export async function runOnAccount(
+  tx: Queryable,
+  userId: string,
+  creditType: string,
+  now: Date,
+  ops: Op[],
+): Promise<Outcome[]> {
+  const needs = emptyNeeds();
+  for (const op of ops) declareNeeds(op, needs);
+  const acct = await Account.open(tx, userId, creditType, now, needs);
+  const outcomes = applyAll(acct, ops);
+  await acct.flush(tx);
+  return outcomes;
+}
+
+/** The operations of one account within a batch. */
+interface Part {
+  userId: string;
+  creditType: string;
+  ops: Op[];
+  needs: LoadNeeds;
+}
+
+const partOf = (userId: string, creditType: string, ops: Op[]): Part => {
+  const needs = emptyNeeds();
+  for (const op of ops) declareNeeds(op, needs);
+  return { userId, creditType, ops, needs };
+};
+
+/**
+ * A batch spanning several accounts on PostgreSQL, in two round trips: `BEGIN; lock all; load each` as
+ * one simple query (each of its statements takes its own snapshot, so the loads see what earlier lock
+ * holders committed), then `write each; COMMIT`. Statements are prepared once per connection.
+ */
+async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outcome[][]> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    const prepare = new Map<string, string>();
+    const exec = (q: Statement) => executeText(client, q, prepare);
+    // Statements this connection has not prepared yet (PREPARE outlives transactions, so once each).
+    const prepareMissing = async () => {
+      if (!prepare.size) return;
+      await client.query([...prepare.values()].join(';\n'));
+      markPrepared(client, prepare.keys());
+      prepare.clear();
+    };
+    const statements = ['begin'];
+    for (const p of parts) {
+      if (p.needs.create) statements.push(exec(createAccount([p.userId, p.creditType, now.toISOString()])));
+    }
+    const lockAt = statements.length;
+    statements.push(
+      exec(lockAccounts([pgArray(parts.map((p) => p.userId)), pgArray(parts.map((p) => p.creditType))])),
+    );
+    // Each account's loads, remembered by their position among the results.
+    const at: { keys: number; reservations: number; grants: number }[] = [];
+    for (const p of parts) {
+      const load = loadStatements(p.userId, p.creditType, p.needs);
+      const pos = { keys: -1, reservations: -1, grants: -1 };
+      if (load.keys) pos.keys = statements.push(exec(load.keys)) - 1;
+      if (load.reservations) pos.reservations = statements.push(exec(load.reservations)) - 1;
+      pos.grants = statements.push(exec(load.grants)) - 1;
+      at.push(pos);
+    }
+    await prepareMissing();
+    const results = (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
+    const rowsAt = (i: number) => (i < 0 ? [] : results[i]!.rows);
+    const locks = new Map<string, Record<string, unknown>>();
+    for (const row of results[lockAt]!.rows) locks.set(`${row.user_id}\u0000${row.credit_type}`, row);
+    const outcomes: Outcome[][] = [];
+    const writes: string[] = [];
+    parts.forEach((p, i) => {
+      const lock = locks.get(`${p.userId}\u0000${p.creditType}`);
+      const pos = at[i]!;
+      const loaded = parseLoaded(rowsAt(pos.keys), rowsAt(pos.reservations), rowsAt(pos.grants), !!lock);
+      const acct = Account.from(p.userId, p.creditType, now, lock, loaded);
+      outcomes.push(applyAll(acct, p.ops));
+      const write = acct.writeStatement();
+      if (write) writes.push(exec(write));
+    });
+    await prepareMissing();
+    faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
+    await client.query([...writes, 'commit'].join(';\n'));
+    return outcomes;
+  } catch (err) {
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The same through drizzle (PGlite, or PostgreSQL without a pool): one transaction, accounts in order. */
+function runBatchDrizzle(db: Db, now: Date, parts: Part[]): Promise<Outcome[][]> {
+  return db.transaction(async (tx) => {
+    const out: Outcome[][] = [];
+    for (const p of parts) out.push(await runOnAccount(tx, p.userId, p.creditType, now, p.ops));
+    faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
+    return out;
+  });
+}
+
+interface Job {
+  op: Op;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+interface AccountQueue {
+  key: string;
+  userId: string;
+  creditType: string;
+  jobs: Job[];
+  /** In a running batch: its next operations wait for the next one. */
+  busy: boolean;
+  /** In `ready`. */
+  queued: boolean;
+}
+
+// Another instance's write with the same idempotency key (unique violation) or a deadlock/serialization
+// failure: running the operation again sees the committed state and answers correctly.
+const RETRYABLE = new Set(['23505', '40001', '40P01']);
+
+const accountOrder = (a: AccountQueue, b: AccountQueue) =>
+  a.userId < b.userId
+    ? -1
+    : a.userId > b.userId
+      ? 1
+      : a.creditType < b.creditType
+        ? -1
+        : a.creditType > b.creditType
+          ? 1
+          : 0;
+
+/**
+ * Group commit. Operations queue per account; a batch takes the waiting operations of every account that
+ * has no batch in flight (up to `maxBatch` operations) and runs them in one transaction: per account one
+ * lock, one load and one write of all its ledger rows, and one commit for all. So one hot customer's
+ * concurrent requests share transactions, and so do many customers' single requests. Each operation
+ * keeps its own outcome; if a shared transaction fails, its accounts and then its operations are retried
+ * alone, so that no operation's failure becomes another's.
+ */
+export class LedgerEngine {
+  private readonly accounts = new Map<string, AccountQueue>();
+  private readonly ready: AccountQueue[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly database: Pick<Database, 'db' | 'pool' | 'kind'>,
+    private readonly clock: Clock,
+    private readonly maxBatch = 500,
+    /** Batches in flight at once (over disjoint accounts); PGlite has a single connection anyway. */
+    private readonly maxConcurrent = database.pool ? 4 : 1,
+  ) {}
+
+  run<T>(userId: string, creditType: string, op: Op): Promise<T> {
+    const key = `${userId}\u0000${creditType}`;
+    let q = this.accounts.get(key);
+    if (!q) {
+      q = { key, userId, creditType, jobs: [], busy: false, queued: false };
+      this.accounts.set(key, q);
+    }
+    const queue = q;
+    const promise = new Promise<T>((resolve, reject) => {
+      queue.jobs.push({ op, resolve: resolve as (v: unknown) => void, reject });
+    });
+    if (!queue.busy && !queue.queued) {
+      queue.queued = true;
+      this.ready.push(queue);
+    }
+    this.schedule();
+    return promise;
+  }
+
+  /** Operations waiting or running (for tests and metrics). */
+  get pending(): number {
+    let n = 0;
+    for (const q of this.accounts.values()) n += q.jobs.length;
+    return n;
+  }
+
+  private schedule() {
+    while (this.running < this.maxConcurrent && this.ready.length) {
+      const group: { q: AccountQueue; jobs: Job[] }[] = [];
+      let n = 0;
+      while (this.ready.length && n < this.maxBatch) {
+        const q = this.ready.shift()!;
+        q.queued = false;
+        // What does not fit waits for this batch to end (an account is in one batch at a time).
+        const jobs = q.jobs.splice(0, this.maxBatch - n);
+        q.busy = true;
+        n += jobs.length;
+        group.push({ q, jobs });
+      }
+      group.sort((a, b) => accountOrder(a.q, b.q));
+      this.running++;
+      void this.execute(group, 0).finally(() => {
+        // The slot stays taken for one turn of the event loop: callers just answered can queue their next
+        // operation and join the next batch, instead of the first of them starting a batch of one.
+        setImmediate(() => {
+          this.running--;
+          for (const { q } of group) {
+            q.busy = false;
+            if (q.jobs.length && !q.queued) {
+              q.queued = true;
+              this.ready.push(q);
+            } else if (!q.jobs.length && !q.queued) this.accounts.delete(q.key);
+          }
+          this.schedule();
+        });
+      });
+    }
+  }
+
+  private async execute(group: { q: AccountQueue; jobs: Job[] }[], attempt: number): Promise<void> {
+    let outcomes: Outcome[][];
+    try {
+      const now = this.clock.now();
+      const parts = group.map(({ q, jobs }) =>
+        partOf(
+          q.userId,
+          q.creditType,
+          jobs.map((j) => j.op),
+        ),
+      );
+      const { pool } = this.database;
+      outcomes = pool
+        ? await runBatchPg(pool, now, parts)
+        : await runBatchDrizzle(this.database.db, now, parts);
+    } catch (err) {
+      if (group.length > 1) {
+        for (const g of group) await this.execute([g], 0);
+        return;
+      }
+      const [{ q, jobs }] = group as [{ q: AccountQueue; jobs: Job[] }];
+      if (jobs.length > 1) {
+        for (const job of jobs) await this.execute([{ q, jobs: [job] }], 0);
+        return;
+      }
+      const code = pgErrorCode(err);
+      if (attempt < 3 && code && RETRYABLE.has(code)) return this.execute(group, attempt + 1);
+      jobs[0]!.reject(err);
+      return;
+    }
+    faultPoint('credits:after-commit', group[0]?.jobs[0]?.op.kind);
+    group.forEach(({ jobs }, i) => {
+      jobs.forEach((job, j) => {
+        const o = outcomes[i]![j]!;
+        if (o.ok) job.resolve(o.value);
+        else job.reject(o.error);
+      });
+    });
+  }
+}
+
+const engines = new WeakMap<Db, WeakMap<Clock, LedgerEngine>>();
+
+/** The engine of a database and clock: one per process, so that its callers' operations coalesce. */
+export function ledgerEngine(deps: Pick<CreditsDeps, 'db' | 'database' | 'clock'>): LedgerEngine {
+  let byClock = engines.get(deps.db);
+  if (!byClock) {
+    byClock = new WeakMap();
+    engines.set(deps.db, byClock);
+  }
+  let engine = byClock.get(deps.clock);
+  if (!engine) {
+    engine = new LedgerEngine({ ...deps.database, db: deps.db }, deps.clock);
+    byClock.set(deps.clock, engine);
+  }
+  return engine;
+}
+
+/** Runs one operation: in the caller's transaction when given (then it commits with it), else batched. */
+export async function runOp<T>(
+  deps: Pick<CreditsDeps, 'db' | 'database' | 'clock'>,
+  userId: string,
+  creditType: string,
+  op: Op,
+  tx?: Queryable,
+): Promise<T> {
+  if (!tx) return ledgerEngine(deps).run<T>(userId, creditType, op);
+  const [outcome] = await runOnAccount(tx, userId, creditType, deps.clock.now(), [op]);
+  if (!outcome!.ok) throw outcome!.error;
+  return outcome!.value as T;
+}

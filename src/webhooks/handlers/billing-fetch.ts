@@ -1,0 +1,80 @@
+import type Stripe from 'stripe';
+import type { Deps } from '../../deps';
+import { type PreparedCheckout, prepareCheckout } from '../../modules/checkout/fulfil';
+import {
+  type ChargeRefs,
+  getPaymentByInvoice,
+  getPaymentByPaymentIntent,
+  getPayment,
+} from '../../modules/payments/payments.service';
+import { idOf, isMissing, subscriptionIdOfInvoice } from '../../modules/subscriptions/stripe-shapes';
+import { requireStripe } from '../../stripe/client';
+
+/**
+ * Reads for the billing handlers, before the transaction (SPEC section 10). Handlers never trust the
+ * payload: the subscription, invoice, session, charge or dispute is re-read from Stripe, and `asOf` (when
+ * the read started) is the watermark the subscription record is compared against.
+ */
+
+export interface FreshSubscription {
+  sub: Stripe.Subscription | null;
+  asOf: Date;
+}
+
+export async function freshSubscription(deps: Deps, id: string | null): Promise<FreshSubscription> {
+  const asOf = deps.wallClock.now();
+  if (!id) return { sub: null, asOf };
+  try {
+    return { sub: await requireStripe(deps).subscriptions.retrieve(id), asOf };
+  } catch (err) {
+    if (isMissing(err)) return { sub: null, asOf };
+    throw err;
+  }
+}
+
+export interface FreshInvoice extends FreshSubscription {
+  invoice: Stripe.Invoice;
+  /** The first invoice of a subscription made by one of our checkouts: fulfilled as that checkout. */
+  checkout: PreparedCheckout | null;
+}
+
+export async function freshInvoice(
+  deps: Deps,
+  event: Stripe.Event,
+  opts: { checkout: boolean },
+): Promise<FreshInvoice> {
+  const stripe = requireStripe(deps);
+  const payload = event.data.object as Stripe.Invoice;
+  const invoice = await stripe.invoices.retrieve(payload.id!, { expand: ['payments'] });
+  const fresh = await freshSubscription(deps, subscriptionIdOfInvoice(invoice));
+  let checkout: PreparedCheckout | null = null;
+  if (opts.checkout && invoice.billing_reason === 'subscription_create' && fresh.sub) {
+    const byInvoice = await getPaymentByInvoice(deps.db, invoice.id!);
+    const ours = fresh.sub.metadata?.payment_id;
+    const payment = byInvoice ?? (ours ? await getPayment(deps.db, ours) : undefined);
+    if (payment?.stripeCheckoutSessionId && payment.kind === 'checkout') {
+      checkout = await prepareCheckout(deps, payment.stripeCheckoutSessionId);
+    }
+  }
+  return { ...fresh, invoice, checkout };
+}
+
+/** Where a charge's payment is: its payment intent, our payment id in the intent's metadata, its invoice. */
+export async function chargeRefs(
+  deps: Deps,
+  chargeOrId: string | Stripe.Charge,
+): Promise<{ charge: Stripe.Charge; refs: ChargeRefs }> {
+  const stripe = requireStripe(deps);
+  const charge = await stripe.charges.retrieve(typeof chargeOrId === 'string' ? chargeOrId : chargeOrId.id);
+  const pi = idOf(charge.payment_intent as string | Stripe.PaymentIntent | null);
+  const refs: ChargeRefs = { chargeId: charge.id, paymentIntentId: pi, paymentId: null, invoiceId: null };
+  if (!pi || (await getPaymentByPaymentIntent(deps.db, pi))) return { charge, refs };
+  const intent = await stripe.paymentIntents.retrieve(pi);
+  refs.paymentId = intent.metadata?.payment_id ?? charge.metadata?.payment_id ?? null;
+  const paid = await stripe.invoicePayments.list({
+    payment: { type: 'payment_intent', payment_intent: pi },
+    limit: 1,
+  });
+  refs.invoiceId = idOf((paid.data[0]?.invoice as string | Stripe.Invoice | undefined) ?? null);
+  return { charge, refs };
+}

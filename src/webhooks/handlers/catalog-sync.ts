@@ -1,0 +1,43 @@
+import type Stripe from 'stripe';
+import {
+  archiveStripePrice,
+  archiveStripeProduct,
+  mirrorPrice,
+  mirrorProduct,
+} from '../../modules/catalog/catalog.service';
+import { defineHandler } from '../handler';
+import { type Fresh, freshPrice, freshProduct } from './catalog-fetch';
+
+/** product.created / product.updated: mirror the product as Stripe has it now. */
+export const productSync = defineHandler<Fresh<Stripe.Product>>({
+  prepare: (event, deps) => freshProduct(event, deps),
+  async apply(tx, event, fresh, deps) {
+    const id = (event.data.object as Stripe.Product).id;
+    if (!fresh.object) {
+      await archiveStripeProduct(tx, id, fresh.asOf);
+      return;
+    }
+    const outcome = await mirrorProduct(tx, fresh.object, fresh.asOf);
+    for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
+  },
+});
+
+/** price.created / price.updated: mirror the price (and its product, when new) as Stripe has them now. */
+export const priceSync = defineHandler<Fresh<Stripe.Price>>({
+  prepare: (event, deps) => freshPrice(event, deps),
+  async apply(tx, event, fresh, deps) {
+    const id = (event.data.object as Stripe.Price).id;
+    const price = fresh.object;
+    if (!price) {
+      await archiveStripePrice(tx, id, fresh.asOf);
+      return;
+    }
+    const product = price.product;
+    if (typeof product === 'object' && product && !('deleted' in product && product.deleted)) {
+      const outcome = await mirrorProduct(tx, product as Stripe.Product, fresh.asOf);
+      for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
+    }
+    const outcome = await mirrorPrice(tx, price, fresh.asOf);
+    for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
+  },
+});

@@ -1,0 +1,4 @@
+import { disputeSync } from './dispute-sync';
+
+/** charge.dispute.closed: see dispute-sync.ts. */
+export default disputeSync;

@@ -1,0 +1,4 @@
+import { subscriptionSync } from './subscription-sync';
+
+/** customer.subscription.resumed: synced from Stripe's current state (see subscription-sync.ts). */
+export default subscriptionSync;

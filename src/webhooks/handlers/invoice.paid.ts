@@ -1,0 +1,21 @@
+import { fulfilCheckout } from '../../modules/checkout/fulfil';
+import { applyPaidInvoice } from '../../modules/subscriptions/invoices';
+import { defineHandler } from '../handler';
+import { type FreshInvoice, freshInvoice } from './billing-fetch';
+
+/**
+ * invoice.paid: a renewal (or a proration, or a retry that finally succeeded). The first invoice of a
+ * subscription bought through our checkout is that checkout's payment: it fulfils the checkout (once,
+ * whichever of the two events comes first) instead of recording a second payment.
+ */
+export default defineHandler<FreshInvoice>({
+  prepare: (event, deps) => freshInvoice(deps, event, { checkout: true }),
+  async apply(tx, event, fresh, deps) {
+    if (fresh.checkout) {
+      const { outcome } = await fulfilCheckout(deps, tx, fresh.checkout, { stripeEventId: event.id });
+      if (outcome === 'retry') throw new Error('the user got another subscription meanwhile; retry');
+      if (outcome !== 'not_paid') return;
+    }
+    await applyPaidInvoice(deps, tx, { ...fresh, stripeEventId: event.id });
+  },
+});

@@ -1,0 +1,363 @@
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../db/client';
+import { countRows, createTestApp, isPostgres, type TestApp } from '../../test/harness';
+import { startStripeTestApp, type StripeTestApp, WEBHOOK_SECRET } from '../../test/stripe-app';
+import { AppError } from '../lib/errors';
+import { defaultHandlers, overrideHandlers } from './dispatch';
+import { processEvent, recordEvent } from './inbox';
+import { productSync } from './handlers/catalog-sync';
+
+const SECOND_SECRET = 'whsec_test_second_secret';
+let s: StripeTestApp;
+let token: string;
+const TABLES = ['stripe_events', 'products', 'prices'];
+
+beforeAll(async () => {
+  s = await startStripeTestApp({ env: { STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${SECOND_SECRET}` } });
+  token = s.adminToken;
+});
+afterAll(() => s.close());
+
+/** The newest event of a type the emulator emitted for an object (a real payload, API version included). */
+async function eventFor(type: string, objectId: string): Promise<Stripe.Event> {
+  const events = await s.stripe.events.list({ type, limit: 100 });
+  const event = events.data.find((e) => (e.data.object as { id: string }).id === objectId);
+  if (!event) throw new Error(`no ${type} event for ${objectId}`);
+  return event;
+}
+
+function sign(payload: string, opts: { secret?: string; timestamp?: number } = {}) {
+  return Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret: opts.secret ?? WEBHOOK_SECRET,
+    ...(opts.timestamp ? { timestamp: opts.timestamp } : {}),
+  });
+}
+
+async function deliver(app: TestApp['app'], payload: string, header?: string) {
+  const res = await app.request('/api/v1/webhooks/stripe', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) },
+    body: payload,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+const deliverEvent = (event: Stripe.Event, app = s.t.app) => {
+  const payload = JSON.stringify(event);
+  return deliver(app, payload, sign(payload));
+};
+
+const queryRowsOf = <T>(database: TestApp['deps']['database'], text: string) =>
+  queryRows<T>(database.db, sql.raw(text));
+
+const eventRow = async (id: string) =>
+  (
+    await queryRowsOf<{
+      handled_at: Date | null;
+      attempts: number;
+      last_error: string | null;
+      ignored: boolean;
+    }>(
+      s.t.deps.database,
+      `select handled_at, attempts, last_error, ignored from stripe_events where id = '${id}'`,
+    )
+  )[0];
+
+const localProduct = async (stripeId: string) =>
+  (
+    await queryRowsOf<{ name: string; is_active: boolean; key: string | null }>(
+      s.t.deps.database,
+      `select name, is_active, key from products where stripe_product_id = '${stripeId}'`,
+    )
+  )[0];
+
+describe('webhook signatures', () => {
+  it('refuses a bad signature, a stale timestamp, an altered body or no header with 400, writing nothing', async () => {
+    const product = await s.stripe.products.create({ name: 'Unsigned' });
+    const payload = JSON.stringify(await eventFor('product.created', product.id));
+    const before = await countRows(s.t.deps.database, TABLES);
+    const attempts = [
+      ['wrong secret', payload, sign(payload, { secret: 'whsec_not_ours' })],
+      ['stale timestamp', payload, sign(payload, { timestamp: Math.floor(Date.now() / 1000) - 301 })],
+      ['altered body', payload.replace('Unsigned', 'UnsigneD'), sign(payload)],
+      ['no header', payload, undefined],
+      ['garbage header', payload, 'not-a-signature'],
+    ] as const;
+    for (const [what, body, header] of attempts) {
+      const res = await deliver(s.t.app, body, header);
+      expect(res.status, what).toBe(400);
+      expect(res.body.error.code, what).toBe('invalid_request');
+    }
+    expect(await countRows(s.t.deps.database, TABLES)).toEqual(before);
+  });
+
+  it('accepts an event signed with the second of two configured secrets', async () => {
+    const product = await s.stripe.products.create({ name: 'Rotated' });
+    const payload = JSON.stringify(await eventFor('product.created', product.id));
+    const res = await deliver(s.t.app, payload, sign(payload, { secret: SECOND_SECRET }));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ received: true, status: 'processed' });
+    expect(await localProduct(product.id)).toMatchObject({ name: 'Rotated', is_active: true });
+  });
+});
+
+describe('the inbox', () => {
+  it('stores and acknowledges an event type it has no handler for', async () => {
+    const customer = await s.stripe.customers.create({ email: 'someone@example.com' });
+    const event = await eventFor('customer.created', customer.id);
+    const res = await deliverEvent(event);
+    expect(res).toEqual({ status: 200, body: { received: true, status: 'ignored' } });
+    expect(await eventRow(event.id)).toMatchObject({ attempts: 1, ignored: true, last_error: null });
+    expect((await eventRow(event.id))!.handled_at).not.toBeNull();
+  });
+
+  it('mirrors products and prices made or edited in Stripe, with the grants in price metadata', async () => {
+    const product = await s.stripe.products.create({
+      name: 'Dashboard plan',
+      metadata: { paywire_product_type: 'feature_access', paywire_key: 'dash' },
+    });
+    await deliverEvent(await eventFor('product.created', product.id));
+    expect(await localProduct(product.id)).toMatchObject({ name: 'Dashboard plan', key: 'dash' });
+
+    const price = await s.stripe.prices.create({
+      product: product.id,
+      unit_amount: 700,
+      currency: 'eur',
+      lookup_key: 'dash_once',
+      metadata: { paywire_grants: JSON.stringify([{ type: 'FEATURE_UNLOCK', feature: 'dashboards' }]) },
+    });
+    const created = await deliverEvent(await eventFor('price.created', price.id));
+    expect(created.body.status).toBe('processed');
+    const [row] = await queryRowsOf<{
+      unit_amount: number;
+      currency: string;
+      extra_metadata: unknown;
+      version: number;
+    }>(
+      s.t.deps.database,
+      `select unit_amount::int as unit_amount, currency, extra_metadata, version from prices where stripe_price_id = '${price.id}'`,
+    );
+    expect(row).toMatchObject({ unit_amount: 700, currency: 'eur', version: 1 });
+    expect(row!.extra_metadata).toEqual({
+      entitlements: [{ type: 'feature_unlock', feature: 'dashboards' }],
+    });
+
+    await s.stripe.prices.update(price.id, {
+      metadata: { paywire_grants: JSON.stringify([{ type: 'feature_unlock', feature: 'dashboards_v2' }]) },
+    });
+    await deliverEvent(await eventFor('price.updated', price.id));
+    const [updated] = await queryRowsOf<{ version: number; extra_metadata: { entitlements: unknown[] } }>(
+      s.t.deps.database,
+      `select version, extra_metadata from prices where stripe_price_id = '${price.id}'`,
+    );
+    expect(updated).toMatchObject({
+      version: 2,
+      extra_metadata: { entitlements: [{ feature: 'dashboards_v2' }] },
+    });
+
+    await s.stripe.products.update(product.id, { name: 'Renamed in the dashboard' });
+    await deliverEvent(await eventFor('product.updated', product.id));
+    expect((await localProduct(product.id))!.name).toBe('Renamed in the dashboard');
+  });
+
+  it('converges on the current Stripe state when an older event arrives late', async () => {
+    const product = await s.stripe.products.create({ name: 'v1' });
+    await s.stripe.products.update(product.id, { name: 'v2' });
+    const older = await eventFor('product.updated', product.id);
+    await s.stripe.products.update(product.id, { name: 'v3' });
+    const newer = await eventFor('product.updated', product.id);
+    expect(newer.id).not.toBe(older.id);
+    await deliverEvent(newer);
+    await deliverEvent(older);
+    expect((await localProduct(product.id))!.name).toBe('v3');
+  });
+
+  it('processes one event delivered 5 times, 3 of them concurrently, exactly once', async () => {
+    // On PostgreSQL the concurrent copies go through two app instances on one database.
+    const second = isPostgres()
+      ? await createTestApp({
+          database: s.t.deps.database,
+          stripe: s.stripe,
+          env: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+        })
+      : null;
+    const apps = [s.t.app, second?.app ?? s.t.app, s.t.app];
+    let applied = 0;
+    const slow = {
+      ...defaultHandlers,
+      'product.created': {
+        prepare: productSync.prepare,
+        apply: async (...args: Parameters<typeof productSync.apply>) => {
+          applied++;
+          await new Promise((r) => setTimeout(r, 150)); // hold the row lock while the copies arrive
+          await productSync.apply(...args);
+        },
+      },
+    };
+    overrideHandlers(s.t.deps, slow);
+    if (second) overrideHandlers(second.deps, slow);
+    try {
+      const product = await s.stripe.products.create({ name: 'Raced' });
+      const event = await eventFor('product.created', product.id);
+      const concurrent = await Promise.all(
+        apps.map(async (app) => {
+          const res = await deliverEvent(event, app);
+          // A 200 is only ever answered once the event is committed as handled.
+          const row = await eventRow(event.id);
+          return { ...res, handledWhenAnswered: !!row?.handled_at };
+        }),
+      );
+      const later = [await deliverEvent(event), await deliverEvent(event, apps[1])];
+      const all = [...concurrent, ...later];
+      expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(concurrent.every((r) => r.handledWhenAnswered)).toBe(true);
+      expect(all.filter((r) => r.body.status === 'processed')).toHaveLength(1);
+      expect(all.filter((r) => r.body.status === 'duplicate')).toHaveLength(4);
+      expect(applied).toBe(1);
+      expect(await eventRow(event.id)).toMatchObject({ attempts: 1 });
+      const copies = await queryRowsOf<{ n: number }>(
+        s.t.deps.database,
+        `select count(*)::int as n from products where stripe_product_id = '${product.id}'`,
+      );
+      expect(copies[0]!.n).toBe(1);
+    } finally {
+      overrideHandlers(s.t.deps, null);
+      if (second) {
+        overrideHandlers(second.deps, null);
+        await second.close();
+      }
+    }
+  });
+
+  it.runIf(isPostgres())(
+    'answers 409, not 200, while another copy holds the row longer than the lock wait',
+    async () => {
+      const product = await s.stripe.products.create({ name: 'Held' });
+      const event = await eventFor('product.created', product.id);
+      await recordEvent(s.t.deps, event);
+      // Another instance is in the middle of processing: it holds the row lock in an open transaction.
+      const holder = await s.t.deps.database.pool!.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('select 1 from stripe_events where id = $1 for update', [event.id]);
+        const outcome = await processEvent(s.t.deps, event.id, { lockWaitMs: 200 }).catch(
+          (err: AppError) => err,
+        );
+        expect(outcome).toBeInstanceOf(AppError);
+        expect((outcome as AppError).code).toBe('conflict');
+        expect((outcome as AppError).status).toBe(409);
+      } finally {
+        await holder.query('rollback');
+        holder.release();
+      }
+      // Not recorded as a failure; the next delivery handles it.
+      expect(await eventRow(event.id)).toMatchObject({ handled_at: null, attempts: 0, last_error: null });
+      expect((await deliverEvent(event)).body.status).toBe('processed');
+    },
+  );
+
+  it('a handler that throws leaves the event failed and the catalog unchanged; a replay then succeeds', async () => {
+    const product = await s.stripe.products.create({ name: 'Before' });
+    await deliverEvent(await eventFor('product.created', product.id));
+    await s.stripe.products.update(product.id, { name: 'After' });
+    const event = await eventFor('product.updated', product.id);
+
+    overrideHandlers(s.t.deps, {
+      ...defaultHandlers,
+      'product.updated': {
+        prepare: productSync.prepare,
+        apply: async (...args: Parameters<typeof productSync.apply>) => {
+          await productSync.apply(...args); // the write happens, then the handler fails: all rolled back
+          throw new Error('boom in the handler');
+        },
+      },
+    });
+    let res: Awaited<ReturnType<typeof deliverEvent>>;
+    try {
+      res = await deliverEvent(event);
+    } finally {
+      overrideHandlers(s.t.deps, null);
+    }
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('webhook_failed');
+    expect(res.body.error.message).not.toMatch(/boom/); // internals stay in the inbox, not the answer
+    expect(await eventRow(event.id)).toMatchObject({
+      handled_at: null,
+      attempts: 1,
+      last_error: 'boom in the handler',
+    });
+    expect((await localProduct(product.id))!.name).toBe('Before');
+
+    const failed = await s.call('GET', 'admin/events?status=failed', { token });
+    expect(failed.body.data.map((e: { id: string }) => e.id)).toContain(event.id);
+
+    const replay = await s.call('POST', `admin/events/${event.id}/replay`, { token });
+    expect(replay.status).toBe(200);
+    expect(replay.body.outcome).toBe('processed');
+    expect(replay.body.event).toMatchObject({ status: 'handled', attempts: 2 });
+    expect((await localProduct(product.id))!.name).toBe('After');
+
+    expect((await s.call('POST', `admin/events/${event.id}/replay`, { token })).body.outcome).toBe(
+      'already_handled',
+    );
+    expect((await deliverEvent(event)).body.status).toBe('duplicate');
+  });
+
+  it('replays an event missing from the inbox by fetching it from Stripe', async () => {
+    const product = await s.stripe.products.create({ name: 'Missed delivery' });
+    const event = await eventFor('product.created', product.id);
+    const res = await s.call('POST', `admin/events/${event.id}/replay`, { token });
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe('processed');
+    expect(await localProduct(product.id)).toMatchObject({ name: 'Missed delivery' });
+    expect((await s.call('POST', 'admin/events/evt_does_not_exist/replay', { token })).status).toBe(404);
+  });
+
+  it('lists events for admins with type and status filters and pagination', async () => {
+    const all = await s.call('GET', 'admin/events?limit=100', { token });
+    expect(all.status).toBe(200);
+    expect(all.body.data.length).toBeGreaterThan(3);
+    const products = await s.call('GET', 'admin/events?type=product.created&status=handled', { token });
+    expect(
+      products.body.data.every(
+        (e: { type: string; status: string }) => e.type === 'product.created' && e.status === 'handled',
+      ),
+    ).toBe(true);
+    const first = await s.call('GET', 'admin/events?limit=1', { token });
+    expect(first.body).toMatchObject({ has_more: true });
+    const next = await s.call('GET', `admin/events?limit=1&starting_after=${first.body.data[0].id}`, {
+      token,
+    });
+    expect(next.body.data[0].id).toBe(all.body.data[1].id);
+    const one = await s.call('GET', `admin/events/${first.body.data[0].id}`, { token });
+    expect(one.body.payload.id).toBe(first.body.data[0].id);
+    expect((await s.call('GET', 'admin/events?status=bogus', { token })).status).toBe(400);
+  });
+});
+
+describe('delivered by the emulator over HTTP', () => {
+  it('keeps the local catalog in step with a dashboard edit, end to end', async () => {
+    const server = serve({ fetch: s.t.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const endpoint = await s.stripe.webhookEndpoints.create({
+        url: `http://127.0.0.1:${port}/api/v1/webhooks/stripe`,
+        enabled_events: ['product.created', 'product.updated', 'price.created', 'price.updated'],
+      });
+      s.t.config.webhookSecrets.push(endpoint.secret!);
+      const product = await s.stripe.products.create({ name: 'Live edit' });
+      await s.stripe.products.update(product.id, { name: 'Live edit, renamed', active: false });
+      await s.emu.flush();
+      expect(await localProduct(product.id)).toMatchObject({ name: 'Live edit, renamed', is_active: false });
+      await s.stripe.webhookEndpoints.del(endpoint.id);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
