@@ -58,6 +58,15 @@ const entries: Entry[] = [];
 const pg = await createBenchDatabase();
 log(`database ${pg.name}`);
 const database = await pg.open();
+// Durability is part of every figure: record the settings the run had.
+const settings = await database.pool!.query(
+  `select current_setting('server_version') as version, current_setting('synchronous_commit') as synchronous_commit,
+     current_setting('fsync') as fsync`,
+);
+const postgres = settings.rows[0] as Record<string, string>;
+log(
+  `PostgreSQL ${postgres.version}, synchronous_commit=${postgres.synchronous_commit}, fsync=${postgres.fsync}`,
+);
 const dataDir = mkdtempSync(join(tmpdir(), 'paywire-bench-'));
 const children: ChildServer[] = [];
 let failed = false;
@@ -149,7 +158,11 @@ if (entries.length) {
     max: Math.round(during.max * 100) / 100,
     mean: Math.round(during.mean * 100) / 100,
   };
-  writeResults(values.out, { ...info, load_during: load, duration_s: Math.round(total), errors }, entries);
+  writeResults(
+    values.out,
+    { ...info, postgres, load_during: load, duration_s: Math.round(total), errors },
+    entries,
+  );
   const md = `${values.out.replace(/\.json$/, '')}.md`;
   writeFileSync(md, `${formatMarkdown(entries)}\n`);
   console.log(`\nwritten to ${values.out} (and the table as Markdown in ${md})`);

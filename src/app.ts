@@ -28,6 +28,26 @@ import { jobRoutes } from './jobs/jobs.routes';
 export const API_PREFIX = '/api/v1';
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The dotted paths of the string values (and keys) that held bytes which are not UTF-8. */
+function invalidUtf8Fields(bytes: ArrayBuffer): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8').decode(bytes));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const walk = (value: unknown, path: string) => {
+    if (typeof value === 'string') {
+      if (value.includes('\uFFFD')) out.push(path || '(body)');
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+    }
+  };
+  walk(parsed, '');
+  return out;
+}
+
 /** Builds the whole HTTP app from its dependencies; no sockets, so tests use `app.request()`. */
 export function createApp(deps: Deps) {
   const app = createRouter();
@@ -72,10 +92,19 @@ export function createApp(deps: Deps) {
   // JSON bodies must be valid UTF-8: a lenient decode would turn bad bytes into U+FFFD and store them.
   app.use(`${API_PREFIX}/*`, async (c, next) => {
     if (c.req.header('content-type')?.includes('json') && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const bytes = await c.req.arrayBuffer();
       try {
-        strictUtf8.decode(await c.req.arrayBuffer());
+        strictUtf8.decode(bytes);
       } catch {
-        return renderError(c, 'invalid_request', 400, 'The request body is not valid UTF-8');
+        const fields = invalidUtf8Fields(bytes);
+        const where = fields.length ? fields.join(', ') : 'body';
+        return renderError(c, 'invalid_request', 400, `Invalid ${where}: not valid UTF-8`, {
+          fields: (fields.length ? fields : ['(body)']).map((path) => ({
+            path,
+            message: 'not valid UTF-8',
+            code: 'invalid_utf8',
+          })),
+        });
       }
     }
     await next();

@@ -75,6 +75,9 @@ const fmt = (v: number | null) =>
       ? Math.round(v).toLocaleString('en-US')
       : String(Math.round(v * 100) / 100);
 
+const fmtMs = (v: number) => (v >= 10 ? String(Math.round(v)) : v.toFixed(1));
+const latencyText = (e: Entry) => (e.p50_ms === undefined ? '' : `${fmtMs(e.p50_ms)} / ${fmtMs(e.p99_ms!)}`);
+
 function targetText(e: Entry): string {
   if (e.target === null) return 'reported';
   const op = e.better === 'higher' ? '>=' : '<=';
@@ -89,7 +92,7 @@ export function formatTable(entries: Entry[]): string {
     e.ratio === null ? '-' : `${e.ratio}x`,
     targetText(e),
     e.pass === null ? '' : e.pass ? 'PASS' : 'FAIL',
-    e.p50_ms === undefined ? '' : `${e.p50_ms} / ${e.p99_ms}`,
+    latencyText(e),
   ]);
   const head = ['entry', 'figure', 'baseline', 'ratio', 'target', 'pass', 'p50 / p99 ms'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -117,7 +120,7 @@ export function formatMarkdown(entries: Entry[]): string {
       e.ratio === null ? '-' : `${e.ratio}×`,
       targetText(e),
       e.pass === null ? '' : e.pass ? 'pass' : '**miss**',
-      e.p50_ms === undefined ? '' : `${e.p50_ms} / ${e.p99_ms}`,
+      latencyText(e),
     ]
       .map(esc)
       .join(' | '),
