@@ -1,67 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Emulator, startEmulator } from '../emulator/index';
+import { describe, expect, it } from 'vitest';
+import { paywire, useCliEnvironment } from '../../test/cli-kit';
 import { createStripeClient } from '../stripe/client';
-import { buildCli } from './index';
 
 // The CLI as a user runs it: configuration from the environment (a standalone emulator through
 // STRIPE_API_BASE; embedded PGlite in a temporary data directory, or a fresh PostgreSQL database
 // when TEST_DATABASE_URL is set).
-let emu: Emulator;
-let dir: string;
-let pgName: string | undefined;
-const saved = { ...process.env };
-
-async function admin(statement: string) {
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await client.connect();
-  await client.query(statement);
-  await client.end();
-}
-
-beforeAll(async () => {
-  emu = await startEmulator({ port: 0 });
-  dir = mkdtempSync(join(tmpdir(), 'paywire-cli-'));
-  process.env.PAYWIRE_DATA_DIR = dir;
-  process.env.STRIPE_API_BASE = emu.url;
-  process.env.STRIPE_ENABLED = 'true';
-  process.env.LOG_LEVEL = 'silent';
-  delete process.env.DATABASE_URL;
-  delete process.env.STRIPE_SECRET_KEY;
-  if (process.env.TEST_DATABASE_URL) {
-    pgName = `paywire_cli_${Date.now().toString(36)}`;
-    await admin(`create database ${pgName}`);
-    const url = new URL(process.env.TEST_DATABASE_URL);
-    url.pathname = `/${pgName}`;
-    process.env.DATABASE_URL = url.toString();
-  }
-});
-afterAll(async () => {
-  process.env = saved;
-  await emu.close();
-  if (pgName) await admin(`drop database if exists ${pgName} with (force)`);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function paywire(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  try {
-    await buildCli()
-      .exitOverride()
-      .parseAsync(['node', 'paywire', ...args]);
-  } finally {
-    log.mockRestore();
-  }
-  return lines.join('\n');
-}
+const env = useCliEnvironment('cli', { emulator: true });
 
 describe('paywire catalog and events commands', () => {
   it('diff, push (twice), pull and events replay against a standalone emulator', async () => {
-    const file = join(dir, 'paywire.catalog.json');
+    const file = join(env.dir, 'paywire.catalog.json');
     writeFileSync(
       file,
       JSON.stringify({
@@ -95,7 +45,7 @@ describe('paywire catalog and events commands', () => {
     expect(push).toContain('1 price(s) created');
     expect(await paywire('catalog', 'push', file)).toContain('Nothing to do');
 
-    const stripe = createStripeClient({ STRIPE_ENABLED: true }, { emulatorUrl: emu.url })!;
+    const stripe = createStripeClient({ STRIPE_ENABLED: true }, { emulatorUrl: env.emu.url })!;
     const extra = await stripe.products.create({ name: 'Made in the dashboard' });
     await stripe.prices.create({ product: extra.id, unit_amount: 300, currency: 'usd' });
     const pull = await paywire('catalog', 'pull');

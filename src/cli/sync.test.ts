@@ -1,68 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Emulator, startEmulator } from '../emulator/index';
+import { describe, expect, it } from 'vitest';
+import { paywire, useCliEnvironment } from '../../test/cli-kit';
 import { createStripeClient } from '../stripe/client';
-import { buildCli } from './index';
 import { progressReporter } from './sync';
 
 // `paywire sync` as an operator runs it: a standalone emulator through STRIPE_API_BASE, PGlite in a
 // temporary data directory (or a fresh PostgreSQL database with TEST_DATABASE_URL).
-let emu: Emulator;
-let dir: string;
-let pgName: string | undefined;
-const saved = { ...process.env };
-
-async function admin(statement: string) {
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
-  await client.connect();
-  await client.query(statement);
-  await client.end();
-}
-
-beforeAll(async () => {
-  emu = await startEmulator({ port: 0 });
-  dir = mkdtempSync(join(tmpdir(), 'paywire-sync-cli-'));
-  process.env.PAYWIRE_DATA_DIR = dir;
-  process.env.STRIPE_API_BASE = emu.url;
-  process.env.STRIPE_ENABLED = 'true';
-  process.env.LOG_LEVEL = 'silent';
-  delete process.env.DATABASE_URL;
-  delete process.env.STRIPE_SECRET_KEY;
-  if (process.env.TEST_DATABASE_URL) {
-    pgName = `paywire_sync_cli_${Date.now().toString(36)}`;
-    await admin(`create database ${pgName}`);
-    const url = new URL(process.env.TEST_DATABASE_URL);
-    url.pathname = `/${pgName}`;
-    process.env.DATABASE_URL = url.toString();
-  }
-});
-afterAll(async () => {
-  process.env = saved;
-  await emu.close();
-  if (pgName) await admin(`drop database if exists ${pgName} with (force)`);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function paywire(...args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-  try {
-    await buildCli()
-      .exitOverride()
-      .parseAsync(['node', 'paywire', ...args]);
-  } finally {
-    log.mockRestore();
-  }
-  return lines.join('\n');
-}
+const env = useCliEnvironment('sync-cli', { emulator: true });
 
 describe('paywire sync', () => {
   it('--dry-run reports, sync applies with progress lines, a second sync changes nothing', async () => {
     // Made in Stripe while no webhook reached us.
-    const stripe = createStripeClient({ STRIPE_ENABLED: true }, { emulatorUrl: emu.url })!;
+    const stripe = createStripeClient({ STRIPE_ENABLED: true }, { emulatorUrl: env.emu.url })!;
     const product = await stripe.products.create({ name: 'Made in the dashboard' });
     await stripe.prices.create({ product: product.id, unit_amount: 500, currency: 'usd' });
 
