@@ -14,7 +14,7 @@ import { openPglite } from './lib/database';
 import { createUsers, libraryDeps } from './lib/fixtures';
 import { type Entry, entry } from './lib/results';
 import { serverScript, startChild } from './lib/servers';
-import { latencyUs } from './lib/stats';
+import { alternate, latencyUs, ROUNDS } from './lib/stats';
 
 const FEATURE = 'advanced_analytics';
 const LATENCY_CALLS = 3_000;
@@ -56,15 +56,12 @@ export async function benchCheck(ctx: BenchContext): Promise<Entry[]> {
   if (first.status !== 200 || !answer.includes('"has_access":true'))
     throw new Error(`check: ${first.status} ${answer}`);
 
-  const bareServer = await startChild(serverScript('bare-http'), {});
-  let bare: Awaited<ReturnType<typeof cannon>>;
   let next = 0;
-  const load = (url: string) =>
+  const load = (url: string, seconds: number) =>
     cannon({
       url,
       connections: CONCURRENCY,
-      seconds: ctx.seconds,
-      warmupSeconds: ctx.warmup,
+      seconds,
       headers,
       setupRequest: (req, c) => {
         c.path ??= path(users[next++ % users.length]!);
@@ -72,17 +69,23 @@ export async function benchCheck(ctx: BenchContext): Promise<Entry[]> {
         return req;
       },
     });
+  const rssRest = ctx.app.rssMb();
+  const bareServer = await startChild(serverScript('bare-http'), {});
+  let bare: Awaited<ReturnType<typeof load>>;
+  let http: Awaited<ReturnType<typeof load>>;
+  let rssLoad: number;
   try {
-    ctx.log('entitlement check: bare node:http');
-    bare = await load(bareServer.url);
+    ctx.log('entitlement check: warm-up (bare node:http, app)');
+    await load(bareServer.url, ctx.warmup);
+    await load(ctx.app.url, ctx.warmup);
+    ctx.log('entitlement check: bare node:http and app, alternating');
+    const peak = ctx.app.sampleRss();
+    const share = ctx.seconds / ROUNDS;
+    [bare, http] = await alternate([() => load(bareServer.url, share), () => load(ctx.app.url, share)]);
+    rssLoad = peak();
   } finally {
     await bareServer.stop();
   }
-  const rssRest = ctx.app.rssMb();
-  ctx.log('entitlement check: HTTP');
-  const peak = ctx.app.sampleRss();
-  const http = await load(ctx.app.url);
-  const rssLoad = peak();
 
   ctx.log('entitlement check: library latency');
   const lib = await libraryLatency(ctx.deps, ctx.database, users[0]!);

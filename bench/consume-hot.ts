@@ -19,7 +19,7 @@ import { CONCURRENCY, type BenchContext } from './lib/context';
 import { openPglite } from './lib/database';
 import { CREDIT_TYPE, createUsers, grant, libraryDeps } from './lib/fixtures';
 import { type Entry, entry } from './lib/results';
-import { closedLoop } from './lib/stats';
+import { alternate, closedLoop, ROUNDS } from './lib/stats';
 import type { Deps } from '../src/deps';
 
 const INITIAL = 1e11;
@@ -106,49 +106,52 @@ export async function benchConsumeHot(ctx: BenchContext): Promise<Entry[]> {
   await grant(deps, [libUser!, httpUser!], INITIAL);
   const bareUser = newId();
   await seedBare(database, [bareUser]);
-  const loop = { concurrency: CONCURRENCY, seconds: ctx.seconds, warmupSeconds: ctx.warmup };
-
-  ctx.log('consume, one hot customer: bare transaction on one row');
   let n = 0;
-  const bare = await closedLoop({ ...loop, op: () => bareConsume(database.pool!, bareUser, `b${n++}`) });
-
-  ctx.log('consume, one hot customer: library');
+  const bareOp = () => bareConsume(database.pool!, bareUser, `b${n++}`);
   let libOk = 0;
-  const lib = await closedLoop({
-    ...loop,
-    op: async () => {
-      await consume(deps, {
-        userId: libUser!,
-        creditType: CREDIT_TYPE,
-        amount: 1,
-        idempotencyKey: `h${n++}`,
-      });
-      libOk++;
-    },
-  });
-  const libCheck = await verifyHotAccount(deps, libUser!, INITIAL, libOk);
-
-  ctx.log('consume, one hot customer: HTTP');
+  const libOp = async () => {
+    await consume(deps, { userId: libUser!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `h${n++}` });
+    libOk++;
+  };
   let sent = 0;
-  const http = await cannon({
-    url: `${ctx.app.url}/api/v1/credits/consume`,
-    connections: CONCURRENCY,
-    seconds: ctx.seconds,
-    warmupSeconds: ctx.warmup,
-    method: 'POST',
-    headers: { authorization: `Bearer ${ctx.serviceKey}`, 'content-type': 'application/json' },
-    setupRequest: (req) => {
-      sent++;
-      req.body = JSON.stringify({
-        credit_type: CREDIT_TYPE,
-        amount: 1,
-        idempotency_key: randomUUID(),
-        user_id: httpUser,
-      });
-      return req;
-    },
-  });
-  const httpCheck = await verifyHotAccount(deps, httpUser!, INITIAL, { min: http.okTotal, max: sent });
+  let httpOk = 0;
+  const http = async (seconds: number) => {
+    const r = await cannon({
+      url: `${ctx.app.url}/api/v1/credits/consume`,
+      connections: CONCURRENCY,
+      seconds,
+      method: 'POST',
+      headers: { authorization: `Bearer ${ctx.serviceKey}`, 'content-type': 'application/json' },
+      setupRequest: (req) => {
+        sent++;
+        req.body = JSON.stringify({
+          credit_type: CREDIT_TYPE,
+          amount: 1,
+          idempotency_key: randomUUID(),
+          user_id: httpUser,
+        });
+        return req;
+      },
+    });
+    httpOk += r.okTotal;
+    return r;
+  };
+  const loop = (op: () => Promise<unknown>, seconds: number) =>
+    closedLoop({ concurrency: CONCURRENCY, seconds, op });
+
+  ctx.log('consume, one hot customer: warm-up (bare hot row, library, HTTP)');
+  await loop(bareOp, ctx.warmup);
+  await loop(libOp, ctx.warmup);
+  await http(ctx.warmup);
+  ctx.log('consume, one hot customer: bare transaction on one row, library and HTTP, alternating');
+  const share = ctx.seconds / ROUNDS;
+  const [bare, lib, viaHttp] = await alternate([
+    () => loop(bareOp, share),
+    () => loop(libOp, share),
+    () => http(share),
+  ]);
+  const libCheck = await verifyHotAccount(deps, libUser!, INITIAL, libOk);
+  const httpCheck = await verifyHotAccount(deps, httpUser!, INITIAL, { min: httpOk, max: sent });
 
   ctx.log('consume, one hot customer: draining a budget (overspend check)');
   const drained = await drain(deps, 5_000);
@@ -170,11 +173,11 @@ export async function benchConsumeHot(ctx: BenchContext): Promise<Entry[]> {
     }),
     entry({
       name: 'consume_hot_http',
-      figure: http.rate,
+      figure: viaHttp.rate,
       unit: 'consumptions/s',
       baseline: bare.rate,
       baselineName: 'bare tx, one hot row',
-      latency: http,
+      latency: viaHttp,
       note: `autocannon, ${CONCURRENCY} connections on one user; ${checked(httpCheck)}`,
     }),
   ];
@@ -190,19 +193,21 @@ async function pgliteHot(ctx: BenchContext): Promise<Entry> {
     await grant(deps, [user!], INITIAL);
     const bareUser = newId();
     await seedBare(database, [bareUser]);
-    const loop = { concurrency: CONCURRENCY, seconds: Math.max(2, ctx.seconds / 2), warmupSeconds: 1 };
     ctx.log('consume, one hot customer: PGlite bare and library');
     const bareTx = barePglite(database);
     let n = 0;
-    const bare = await closedLoop({ ...loop, op: () => bareTx(bareUser, `b${n++}`) });
     let ok = 0;
-    const lib = await closedLoop({
-      ...loop,
-      op: async () => {
-        await consume(deps, { userId: user!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `h${n++}` });
-        ok++;
-      },
-    });
+    const bareOp = () => bareTx(bareUser, `b${n++}`);
+    const libOp = async () => {
+      await consume(deps, { userId: user!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `h${n++}` });
+      ok++;
+    };
+    const loop = (op: () => Promise<unknown>, seconds: number) =>
+      closedLoop({ concurrency: CONCURRENCY, seconds, op });
+    await loop(bareOp, 1);
+    await loop(libOp, 1);
+    const share = Math.max(2, ctx.seconds / 2) / ROUNDS;
+    const [bare, lib] = await alternate([() => loop(bareOp, share), () => loop(libOp, share)]);
     const c = await verifyHotAccount(deps, user!, INITIAL, ok);
     return entry({
       name: 'consume_hot_library_pglite',

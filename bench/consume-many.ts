@@ -15,7 +15,7 @@ import { openPglite } from './lib/database';
 import { CONCURRENCY, type BenchContext } from './lib/context';
 import { CREDIT_TYPE, createUsers, grant, libraryDeps } from './lib/fixtures';
 import { type Entry, entry } from './lib/results';
-import { closedLoop } from './lib/stats';
+import { alternate, closedLoop, ROUNDS } from './lib/stats';
 
 const INITIAL = 1e11;
 
@@ -73,37 +73,43 @@ export async function benchConsumeMany(ctx: BenchContext): Promise<Entry[]> {
   const users = await createUsers(database, CONCURRENCY);
   await grant(deps, users, INITIAL);
   await seedBare(database, users);
-  const loop = { concurrency: CONCURRENCY, seconds: ctx.seconds, warmupSeconds: ctx.warmup };
-
-  ctx.log('consume, many customers: bare transaction');
   let n = 0;
-  const bare = await closedLoop({ ...loop, op: (w) => bareConsume(database.pool!, users[w]!, `b${n++}`) });
-  ctx.log('consume, many customers: library');
-  const lib = await closedLoop({
-    ...loop,
-    op: (w) =>
-      consume(deps, { userId: users[w]!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `l${n++}` }),
-  });
-  ctx.log('consume, many customers: HTTP');
+  const bareOp = (w: number) => bareConsume(database.pool!, users[w]!, `b${n++}`);
+  const libOp = (w: number) =>
+    consume(deps, { userId: users[w]!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `l${n++}` });
   let next = 0;
-  const http = await cannon({
-    url: `${ctx.app.url}/api/v1/credits/consume`,
-    connections: CONCURRENCY,
-    seconds: ctx.seconds,
-    warmupSeconds: ctx.warmup,
-    method: 'POST',
-    headers: { authorization: `Bearer ${ctx.serviceKey}`, 'content-type': 'application/json' },
-    setupRequest: (req, c) => {
-      c.user ??= users[next++ % users.length];
-      req.body = JSON.stringify({
-        credit_type: CREDIT_TYPE,
-        amount: 1,
-        idempotency_key: randomUUID(),
-        user_id: c.user,
-      });
-      return req;
-    },
-  });
+  const http = (seconds: number) =>
+    cannon({
+      url: `${ctx.app.url}/api/v1/credits/consume`,
+      connections: CONCURRENCY,
+      seconds,
+      method: 'POST',
+      headers: { authorization: `Bearer ${ctx.serviceKey}`, 'content-type': 'application/json' },
+      setupRequest: (req, c) => {
+        c.user ??= users[next++ % users.length];
+        req.body = JSON.stringify({
+          credit_type: CREDIT_TYPE,
+          amount: 1,
+          idempotency_key: randomUUID(),
+          user_id: c.user,
+        });
+        return req;
+      },
+    });
+  const loop = (op: (w: number) => Promise<unknown>, seconds: number) =>
+    closedLoop({ concurrency: CONCURRENCY, seconds, op });
+
+  ctx.log('consume, many customers: warm-up (bare, library, HTTP)');
+  await loop(bareOp, ctx.warmup);
+  await loop(libOp, ctx.warmup);
+  await http(ctx.warmup);
+  ctx.log('consume, many customers: bare transaction, library and HTTP, alternating');
+  const share = ctx.seconds / ROUNDS;
+  const [bare, lib, viaHttp] = await alternate([
+    () => loop(bareOp, share),
+    () => loop(libOp, share),
+    () => http(share),
+  ]);
   for (const u of users) {
     const audit = await auditAccount(database.db, u, CREDIT_TYPE);
     if (!audit.ok) throw new Error(`ledger audit failed for ${u}: ${JSON.stringify(audit)}`);
@@ -123,11 +129,11 @@ export async function benchConsumeMany(ctx: BenchContext): Promise<Entry[]> {
     }),
     entry({
       name: 'consume_many_http',
-      figure: http.rate,
+      figure: viaHttp.rate,
       unit: 'consumptions/s',
       baseline: bare.rate,
       baselineName: 'bare UPDATE+INSERT tx',
-      latency: http,
+      latency: viaHttp,
       note: `autocannon, ${CONCURRENCY} keep-alive connections, service key with user_id`,
     }),
   ];
@@ -142,17 +148,18 @@ async function pgliteMany(ctx: BenchContext): Promise<Entry> {
     const users = await createUsers(database, CONCURRENCY);
     await grant(deps, users, INITIAL);
     await seedBare(database, users);
-    const seconds = Math.max(2, ctx.seconds / 2);
-    const loop = { concurrency: CONCURRENCY, seconds, warmupSeconds: 1 };
     ctx.log('consume, many customers: PGlite bare and library');
     const bareTx = barePglite(database);
     let n = 0;
-    const bare = await closedLoop({ ...loop, op: (w) => bareTx(users[w]!, `b${n++}`) });
-    const lib = await closedLoop({
-      ...loop,
-      op: (w) =>
-        consume(deps, { userId: users[w]!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `l${n++}` }),
-    });
+    const bareOp = (w: number) => bareTx(users[w]!, `b${n++}`);
+    const libOp = (w: number) =>
+      consume(deps, { userId: users[w]!, creditType: CREDIT_TYPE, amount: 1, idempotencyKey: `l${n++}` });
+    const loop = (op: (w: number) => Promise<unknown>, seconds: number) =>
+      closedLoop({ concurrency: CONCURRENCY, seconds, op });
+    await loop(bareOp, 1);
+    await loop(libOp, 1);
+    const share = Math.max(2, ctx.seconds / 2) / ROUNDS;
+    const [bare, lib] = await alternate([() => loop(bareOp, share), () => loop(libOp, share)]);
     return entry({
       name: 'consume_many_library_pglite',
       figure: lib.rate,

@@ -13,7 +13,7 @@ import { cannon } from './lib/cannon';
 import type { BenchContext } from './lib/context';
 import { type Entry, entry } from './lib/results';
 import { serverScript, startChild } from './lib/servers';
-import { sleep } from './lib/stats';
+import { alternate, ROUNDS, sleep } from './lib/stats';
 
 export const WEBHOOK_SECRET = 'whsec_bench_signing_secret';
 
@@ -97,12 +97,12 @@ export async function benchWebhooks(ctx: BenchContext): Promise<Entry[]> {
   const run = Date.now().toString(36);
   let seq = 0;
   let seqApp = 0;
-  const load = (url: string, connections: number, prefix: string, events = mix) =>
-    cannon({
+  let appOk = 0;
+  const load = async (url: string, connections: number, prefix: string, seconds: number, events = mix) => {
+    const r = await cannon({
       url: `${url}/api/v1/webhooks/stripe`,
       connections,
-      seconds: ctx.seconds,
-      warmupSeconds: ctx.warmup,
+      seconds,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       setupRequest: (req) => {
@@ -118,28 +118,39 @@ export async function benchWebhooks(ctx: BenchContext): Promise<Entry[]> {
         return req;
       },
     });
+    if (prefix === 'app') appOk += r.okTotal;
+    return r;
+  };
 
   const bareServer = await startChild(serverScript('bare-webhook'), {
     DATABASE_URL: ctx.pg.url,
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     POOL_SIZE: String(ctx.database.pool!.options.max),
   });
+  const share = ctx.seconds / ROUNDS;
   let bare1: Awaited<ReturnType<typeof load>>;
   let bare16: Awaited<ReturnType<typeof load>>;
+  let app1: Awaited<ReturnType<typeof load>>;
+  let app16: Awaited<ReturnType<typeof load>>;
   try {
-    ctx.log('webhooks: verify + one INSERT, c1');
-    bare1 = await load(bareServer.url, 1, 'bare');
-    ctx.log('webhooks: verify + one INSERT, c16');
-    bare16 = await load(bareServer.url, 16, 'bare');
+    ctx.log('webhooks: warm-up (verify + one INSERT, app)');
+    await load(bareServer.url, 16, 'bare', ctx.warmup);
+    await load(ctx.app.url, 16, 'app', ctx.warmup);
+    ctx.log('webhooks: verify + one INSERT and app at concurrency 1, alternating');
+    [bare1, app1] = await alternate([
+      () => load(bareServer.url, 1, 'bare', share),
+      () => load(ctx.app.url, 1, 'app', share),
+    ]);
+    ctx.log('webhooks: verify + one INSERT and app at concurrency 16, alternating');
+    [bare16, app16] = await alternate([
+      () => load(bareServer.url, 16, 'bare', share),
+      () => load(ctx.app.url, 16, 'app', share),
+    ]);
   } finally {
     await bareServer.stop();
   }
-  ctx.log('webhooks: app, c1');
-  const app1 = await load(ctx.app.url, 1, 'app');
-  ctx.log('webhooks: app, c16');
-  const app16 = await load(ctx.app.url, 16, 'app');
   ctx.log('webhooks: app, c16, handled types only');
-  const handled16 = await load(ctx.app.url, 16, 'app', handledOnly);
+  const handled16 = await load(ctx.app.url, 16, 'app', ctx.seconds, handledOnly);
 
   // Requests in flight when autocannon stopped are still processed: wait for the inbox to settle.
   const appSent = seqApp;
@@ -152,7 +163,7 @@ export async function benchWebhooks(ctx: BenchContext): Promise<Entry[]> {
         from stripe_events where id like ${`evt_app_${run}_%`}`,
     );
   }
-  const acknowledged = app1.okTotal + app16.okTotal + handled16.okTotal;
+  const acknowledged = appOk;
   if (inbox.unhandled !== 0 || inbox.total < acknowledged || inbox.total > appSent) {
     throw new Error(
       `webhooks: ${acknowledged} acknowledged of ${appSent} sent, ${inbox.total} in the inbox, ${inbox.unhandled} unhandled`,

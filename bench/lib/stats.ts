@@ -98,3 +98,38 @@ export function machine() {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Measured {
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export const ROUNDS = 2;
+
+/**
+ * Runs each measurement `rounds` times, alternating (A B A B), each for its share of the time, and merges
+ * each one's rounds: the machine's load drifts during a run, and alternating makes a figure and its
+ * baseline see the same drift. Rates are averaged, latencies are the mean of the rounds' percentiles,
+ * counters (`ok`, `okTotal`, `ops`) are summed.
+ */
+export async function alternate<T extends Measured[]>(
+  runs: [...{ [K in keyof T]: (round: number) => Promise<T[K]> }],
+  rounds = ROUNDS,
+): Promise<T> {
+  const fns = runs as unknown as Array<(round: number) => Promise<Record<string, unknown>>>;
+  const got: Record<string, unknown>[][] = fns.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < fns.length; i++) got[i]!.push(await fns[i]!(r));
+  }
+  const summed = new Set(['ok', 'okTotal', 'ops', 'seconds', 'non2xx', 'errors']);
+  return got.map((list) => {
+    const merged: Record<string, unknown> = { ...list[0]! };
+    for (const [k, v] of Object.entries(merged)) {
+      if (typeof v !== 'number') continue;
+      const total = list.reduce((a, x) => a + (x[k] as number), 0);
+      merged[k] = summed.has(k) ? total : total / list.length;
+    }
+    return merged;
+  }) as unknown as T;
+}
