@@ -13,6 +13,7 @@ import {
 import type { Allocation } from './credits.tables';
 import type { TransactionType } from './credits.types';
 import {
+  type AccountWrite,
   createAccount,
   loadStatements,
   lockAccount,
@@ -271,8 +272,8 @@ export class Account {
     return res;
   }
 
-  /** The statement writing everything this batch changed (null: nothing). Checks the invariants first. */
-  writeStatement(): Statement | null {
+  /** Everything this batch changed (null: nothing), for writeStatement. Checks the invariants first. */
+  changes(): AccountWrite | null {
     const drift = this.balance - (this.total - this.debt);
     if (drift !== this.drift)
       throw new Error(`credits: invariant broken for ${this.userId}/${this.creditType}`);
@@ -295,12 +296,18 @@ export class Account {
       changes.changedReservations.length;
     if (!any) return null;
     if (!this.exists) throw new Error('credits: writing to an account that was not created');
-    return writeStatement(this.userId, this.creditType, this.now, changes, this);
+    const { balance, reserved, debt, used, seq } = this;
+    return {
+      userId: this.userId,
+      creditType: this.creditType,
+      changes,
+      totals: { balance, reserved, debt, used, seq },
+    };
   }
 
   /** Writes everything this batch changed (the lock is already held). */
   async flush(db: Queryable): Promise<void> {
-    const q = this.writeStatement();
-    if (q) await db.execute(toSql(q));
+    const c = this.changes();
+    if (c) await db.execute(toSql(writeStatement(this.now, [c])));
   }
 }

@@ -9,13 +9,18 @@ import { parseLoaded } from './account-types';
 import type { CreditsDeps } from './credits.types';
 import { apply, declareNeeds, type Op } from './ops';
 import {
+  type AccountWrite,
   createAccount,
   executeText,
+  loadGrantsMany,
+  loadKeysMany,
   loadStatements,
   lockAccounts,
   markPrepared,
   pgArray,
+  plainNeeds,
   type Statement,
+  writeStatement,
 } from './statements';
 
 /** An operation's outcome: its result, or the AppError that is its answer (402, 404, 409 ...). */
@@ -67,9 +72,11 @@ const partOf = (userId: string, creditType: string, ops: Op[]): Part => {
 };
 
 /**
- * A batch spanning several accounts on PostgreSQL, in two round trips: `BEGIN; lock all; load each` as
- * one simple query (each of its statements takes its own snapshot, so the loads see what earlier lock
- * holders committed), then `write each; COMMIT`. Statements are prepared once per connection.
+ * A batch spanning several accounts on PostgreSQL, in two round trips: `BEGIN; lock all; load` as one
+ * simple query (each of its statements takes its own snapshot, so the loads see what earlier lock
+ * holders committed), then `write all; COMMIT`. Accounts that need only their keys and buckets (plain
+ * consumptions and grants: the hot path) share one key load and one bucket load; the others get their own
+ * loads. One write statement covers every account. Statements are prepared once per connection.
  */
 async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outcome[][]> {
   const client = await pool.connect();
@@ -92,35 +99,62 @@ async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outc
     statements.push(
       exec(lockAccounts([pgArray(parts.map((p) => p.userId)), pgArray(parts.map((p) => p.creditType))])),
     );
-    // Each account's loads, remembered by their position among the results.
-    const at: { keys: number; reservations: number; grants: number }[] = [];
+    const plain = parts.filter((p) => plainNeeds(p.needs));
+    let plainKeysAt = -1;
+    let plainGrantsAt = -1;
+    if (plain.length) {
+      const keyUsers: string[] = [];
+      const keys: string[] = [];
+      for (const p of plain)
+        for (const k of p.needs.keys) {
+          keyUsers.push(p.userId);
+          keys.push(k);
+        }
+      if (keys.length)
+        plainKeysAt = statements.push(exec(loadKeysMany([pgArray(keyUsers), pgArray(keys)]))) - 1;
+      plainGrantsAt =
+        statements.push(
+          exec(
+            loadGrantsMany([pgArray(plain.map((p) => p.userId)), pgArray(plain.map((p) => p.creditType))]),
+          ),
+        ) - 1;
+    }
+    // The other accounts' loads, remembered by their position among the results.
+    const at = new Map<Part, { keys: number; reservations: number; grants: number }>();
     for (const p of parts) {
+      if (plainNeeds(p.needs)) continue;
       const load = loadStatements(p.userId, p.creditType, p.needs);
       const pos = { keys: -1, reservations: -1, grants: -1 };
       if (load.keys) pos.keys = statements.push(exec(load.keys)) - 1;
       if (load.reservations) pos.reservations = statements.push(exec(load.reservations)) - 1;
       pos.grants = statements.push(exec(load.grants)) - 1;
-      at.push(pos);
+      at.set(p, pos);
     }
     await prepareMissing();
     const results = (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
     const rowsAt = (i: number) => (i < 0 ? [] : results[i]!.rows);
     const locks = new Map<string, Record<string, unknown>>();
     for (const row of results[lockAt]!.rows) locks.set(`${row.user_id}\u0000${row.credit_type}`, row);
+    const plainKeys = groupBy(rowsAt(plainKeysAt), (r) => String(r.user_id));
+    const plainGrants = groupBy(rowsAt(plainGrantsAt), (r) => `${r.user_id}\u0000${r.credit_type}`);
     const outcomes: Outcome[][] = [];
-    const writes: string[] = [];
-    parts.forEach((p, i) => {
-      const lock = locks.get(`${p.userId}\u0000${p.creditType}`);
-      const pos = at[i]!;
-      const loaded = parseLoaded(rowsAt(pos.keys), rowsAt(pos.reservations), rowsAt(pos.grants), !!lock);
+    const writes: AccountWrite[] = [];
+    for (const p of parts) {
+      const account = `${p.userId}\u0000${p.creditType}`;
+      const lock = locks.get(account);
+      const pos = at.get(p);
+      const loaded = pos
+        ? parseLoaded(rowsAt(pos.keys), rowsAt(pos.reservations), rowsAt(pos.grants), !!lock)
+        : parseLoaded(plainKeys.get(p.userId) ?? [], [], plainGrants.get(account) ?? [], !!lock);
       const acct = Account.from(p.userId, p.creditType, now, lock, loaded);
       outcomes.push(applyAll(acct, p.ops));
-      const write = acct.writeStatement();
-      if (write) writes.push(exec(write));
-    });
+      const changes = acct.changes();
+      if (changes) writes.push(changes);
+    }
+    const tail = writes.length ? [exec(writeStatement(now, writes)), 'commit'] : ['commit'];
     await prepareMissing();
     faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
-    await client.query([...writes, 'commit'].join(';\n'));
+    await client.query(tail.join(';\n'));
     return outcomes;
   } catch (err) {
     await client.query('rollback').catch(() => {
@@ -130,6 +164,17 @@ async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outc
   } finally {
     client.release(broken);
   }
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }
 
 /** The same through drizzle (PGlite, or PostgreSQL without a pool): one transaction, accounts in order. */

@@ -48,6 +48,35 @@ export const createAccount = define(
     on conflict do nothing`,
 );
 
+/**
+ * The loads of many accounts whose operations need only their keys and credits (a batch of plain
+ * consumptions and grants), one statement each instead of one per account: ledger rows holding any of
+ * the (user, key) pairs, and the buckets with credits of every (user, credit type).
+ */
+export const loadKeysMany = define(
+  'pw_credits_keys_many',
+  `select t.* from credit_transactions t
+    join unnest($1::uuid[], $2::text[]) as k(user_id, idempotency_key)
+      on t.user_id = k.user_id and t.idempotency_key = k.idempotency_key
+    where t.idempotency_key is not null`,
+);
+
+export const loadGrantsMany = define(
+  'pw_credits_grants_many',
+  `select g.* from credit_grants g
+    join unnest($1::uuid[], $2::text[]) as a(user_id, credit_type)
+      on g.user_id = a.user_id and g.credit_type = a.credit_type
+    where g.remaining > 0`,
+);
+
+/** Whether an account's loads are only its keys and its buckets with credits (see loadKeysMany). */
+export const plainNeeds = (needs: LoadNeeds): boolean =>
+  !needs.sourceKeys.size &&
+  !needs.reservationIds.size &&
+  !needs.grantIds.size &&
+  !needs.reservationsByKey &&
+  !needs.allowanceSources.size;
+
 /** A statement whose text depends on the batch: run with its values inlined, never prepared. */
 const adhoc = (text: string, params: unknown[]): Statement => ({ name: '', text, params });
 
@@ -141,8 +170,9 @@ const OPTIONAL_FIELDS = [
 ] as const;
 
 /** A ledger row as JSON without its empty fields (absent keys read as NULL): smaller batches to send. */
-function leanRow(r: LedgerRow): Record<string, unknown> {
+function leanRow(r: LedgerRow, owner: { user_id: string; credit_type: string }): Record<string, unknown> {
   const o: Record<string, unknown> = {
+    ...owner,
     id: r.id,
     seq: r.seq,
     type: r.type,
@@ -169,51 +199,56 @@ const reservationJson = (r: Reservation) => ({
   settled_at: r.settledAt?.toISOString() ?? null,
 });
 
+/** The columns of each JSON array the write takes apart (jsonb_to_recordset). */
+const ROW_COLUMNS = `id uuid, user_id uuid, credit_type text, seq bigint, type text, amount bigint,
+  balance_before bigint, balance_after bigint, description text, reference_id text, idempotency_key text,
+  source_key text, grant_id uuid, reservation_id uuid, pool text, allocations jsonb, actor_id uuid`;
+
 const write = define(
-  'pw_credits_write',
+  'pw_credits_write_many',
   `with rows as (
       insert into credit_transactions (id, user_id, credit_type, seq, type, amount, balance_before,
         balance_after, description, reference_id, idempotency_key, source_key, grant_id, reservation_id, pool,
         allocations, actor_id, created_at)
-      select x.id, $1::uuid, $2::text, x.seq, x.type, x.amount, x.balance_before, x.balance_after,
+      select x.id, x.user_id, x.credit_type, x.seq, x.type, x.amount, x.balance_before, x.balance_after,
         x.description, x.reference_id, x.idempotency_key, x.source_key, x.grant_id, x.reservation_id, x.pool,
-        x.allocations, x.actor_id, $3::timestamptz
-      from jsonb_to_recordset($4::jsonb) as x(id uuid, seq bigint, type text, amount bigint,
-        balance_before bigint, balance_after bigint, description text, reference_id text,
-        idempotency_key text, source_key text, grant_id uuid, reservation_id uuid, pool text,
-        allocations jsonb, actor_id uuid)),
+        x.allocations, x.actor_id, $1::timestamptz
+      from jsonb_to_recordset($2::jsonb) as x(${ROW_COLUMNS})),
     new_grants as (
       insert into credit_grants (id, user_id, credit_type, pool, amount, remaining, expires_at, source_type,
         source_id, reference_id, cost_microcents, description, granted_by, created_at, expired_at)
-      select x.id, $1::uuid, $2::text, x.pool, x.amount, x.remaining, x.expires_at, x.source_type,
-        x.source_id, x.reference_id, x.cost_microcents, x.description, x.granted_by, $3::timestamptz,
+      select x.id, x.user_id, x.credit_type, x.pool, x.amount, x.remaining, x.expires_at, x.source_type,
+        x.source_id, x.reference_id, x.cost_microcents, x.description, x.granted_by, $1::timestamptz,
         x.expired_at
-      from jsonb_to_recordset($5::jsonb) as x(id uuid, pool text, amount bigint, remaining bigint,
-        expires_at timestamptz, source_type text, source_id text, reference_id text, cost_microcents bigint,
-        description text, granted_by uuid, expired_at timestamptz)),
+      from jsonb_to_recordset($3::jsonb) as x(id uuid, user_id uuid, credit_type text, pool text,
+        amount bigint, remaining bigint, expires_at timestamptz, source_type text, source_id text,
+        reference_id text, cost_microcents bigint, description text, granted_by uuid, expired_at timestamptz)),
     changed_grants as (
       update credit_grants g set remaining = x.remaining, expired_at = x.expired_at
-      from jsonb_to_recordset($6::jsonb) as x(id uuid, remaining bigint, expired_at timestamptz)
-      where g.id = x.id and g.id = any($14::uuid[])),
+      from jsonb_to_recordset($4::jsonb) as x(id uuid, remaining bigint, expired_at timestamptz)
+      where g.id = x.id and g.id = any($8::uuid[])),
     new_holds as (
       insert into credit_reservations (id, user_id, credit_type, amount, committed_amount, status,
         expires_at, idempotency_key, description, allocations, reserve_transaction_id, usage_transaction_id,
         created_at, settled_at)
-      select x.id, $1::uuid, $2::text, x.amount, x.committed_amount, x.status, x.expires_at,
+      select x.id, x.user_id, x.credit_type, x.amount, x.committed_amount, x.status, x.expires_at,
         x.idempotency_key, x.description, x.allocations, x.reserve_transaction_id, x.usage_transaction_id,
         x.created_at, x.settled_at
-      from jsonb_to_recordset($7::jsonb) as x(id uuid, amount bigint, committed_amount bigint, status text,
-        expires_at timestamptz, idempotency_key text, description text, allocations jsonb,
-        reserve_transaction_id uuid, usage_transaction_id uuid, created_at timestamptz, settled_at timestamptz)),
+      from jsonb_to_recordset($5::jsonb) as x(id uuid, user_id uuid, credit_type text, amount bigint,
+        committed_amount bigint, status text, expires_at timestamptz, idempotency_key text, description text,
+        allocations jsonb, reserve_transaction_id uuid, usage_transaction_id uuid, created_at timestamptz,
+        settled_at timestamptz)),
     changed_holds as (
       update credit_reservations r set status = x.status, committed_amount = x.committed_amount,
         usage_transaction_id = x.usage_transaction_id, settled_at = x.settled_at
-      from jsonb_to_recordset($8::jsonb) as x(id uuid, status text, committed_amount bigint,
+      from jsonb_to_recordset($6::jsonb) as x(id uuid, status text, committed_amount bigint,
         usage_transaction_id uuid, settled_at timestamptz)
-      where r.id = x.id and r.id = any($15::uuid[]))
-  update credit_balances set balance = $9::bigint, reserved = $10::bigint, debt = $11::bigint,
-    used = $12::bigint, seq = $13::bigint, updated_at = $3::timestamptz
-  where user_id = $1::uuid and credit_type = $2::text`,
+      where r.id = x.id and r.id = any($9::uuid[]))
+  update credit_balances b set balance = x.balance, reserved = x.reserved, debt = x.debt, used = x.used,
+    seq = x.seq, updated_at = $1::timestamptz
+  from jsonb_to_recordset($7::jsonb) as x(user_id uuid, credit_type text, balance bigint, reserved bigint,
+    debt bigint, used bigint, seq bigint)
+  where b.user_id = x.user_id and b.credit_type = x.credit_type and b.user_id = any($10::uuid[])`,
 );
 
 export interface Totals {
@@ -232,15 +267,34 @@ export interface Changes {
   changedReservations: Reservation[];
 }
 
-/** Everything a batch changed, in one statement (data-modifying CTEs; one fixed text, prepared once). */
-export const writeStatement = (userId: string, creditType: string, now: Date, c: Changes, t: Totals) =>
-  write([
-    userId,
-    creditType,
-    now.toISOString(),
-    JSON.stringify(c.rows.map(leanRow)),
-    JSON.stringify(
-      c.newBuckets.map((b) => ({
+/** What one account's batch changed, ready to be written with other accounts' changes. */
+export interface AccountWrite {
+  userId: string;
+  creditType: string;
+  changes: Changes;
+  totals: Totals;
+}
+
+/**
+ * Everything a batch changed on any number of accounts, in one statement (data-modifying CTEs over JSON
+ * arrays; one fixed text, prepared once): a batch of many customers' single consumptions costs one
+ * statement, not one per account.
+ */
+export function writeStatement(now: Date, accounts: AccountWrite[]): Statement {
+  const rows: Record<string, unknown>[] = [];
+  const newBuckets: Record<string, unknown>[] = [];
+  const changedBuckets: Record<string, unknown>[] = [];
+  const newHolds: Record<string, unknown>[] = [];
+  const changedHolds: Record<string, unknown>[] = [];
+  const changedBucketIds: string[] = [];
+  const changedHoldIds: string[] = [];
+  const totals: Record<string, unknown>[] = [];
+  for (const { userId, creditType, changes: c, totals: t } of accounts) {
+    const owner = { user_id: userId, credit_type: creditType };
+    for (const r of c.rows) rows.push(leanRow(r, owner));
+    for (const b of c.newBuckets)
+      newBuckets.push({
+        ...owner,
         id: b.id,
         pool: b.pool,
         amount: b.amount,
@@ -253,26 +307,43 @@ export const writeStatement = (userId: string, creditType: string, now: Date, c:
         description: b.description,
         granted_by: b.grantedBy,
         expired_at: b.expiredAt?.toISOString() ?? null,
-      })),
-    ),
-    JSON.stringify(
-      c.changedBuckets.map((b) => ({
+      });
+    for (const b of c.changedBuckets) {
+      changedBuckets.push({
         id: b.id,
         remaining: b.remaining,
         expired_at: b.expiredAt?.toISOString() ?? null,
-      })),
-    ),
-    JSON.stringify(c.newReservations.map(reservationJson)),
-    JSON.stringify(c.changedReservations.map(reservationJson)),
-    t.balance,
-    t.reserved,
-    t.debt,
-    t.used,
-    t.seq,
+      });
+      changedBucketIds.push(b.id);
+    }
+    for (const r of c.newReservations) newHolds.push({ ...owner, ...reservationJson(r) });
+    for (const r of c.changedReservations) {
+      changedHolds.push(reservationJson(r));
+      changedHoldIds.push(r.id);
+    }
+    totals.push({
+      ...owner,
+      balance: t.balance,
+      reserved: t.reserved,
+      debt: t.debt,
+      used: t.used,
+      seq: t.seq,
+    });
+  }
+  return write([
+    now.toISOString(),
+    JSON.stringify(rows),
+    JSON.stringify(newBuckets),
+    JSON.stringify(changedBuckets),
+    JSON.stringify(newHolds),
+    JSON.stringify(changedHolds),
+    JSON.stringify(totals),
     // The ids again as arrays: an index condition for the updates, whatever the plan guessed of the JSON.
-    pgArray(c.changedBuckets.map((b) => b.id)),
-    pgArray(c.changedReservations.map((r) => r.id)),
+    pgArray(changedBucketIds),
+    pgArray(changedHoldIds),
+    pgArray(accounts.map((a) => a.userId)),
   ]);
+}
 
 /** The statement for drizzle (any driver, any transaction). */
 export function toSql(s: Statement): SQL {
