@@ -81,19 +81,26 @@ try {
   if (needsApp) {
     const emulator = await startChild(serverScript('emulator'), {});
     children.push(emulator);
-    const app = await startChild(serverScript('app'), {
-      NODE_ENV: 'development',
-      DATABASE_URL: pg.url,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      PAYWIRE_DATA_DIR: dataDir,
-      STRIPE_API_BASE: emulator.url,
-      STRIPE_SECRET_KEY: 'sk_test_bench',
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      // Jobs poll on a timer; off so that they do not land inside a measurement.
-      JOBS_ENABLED: 'false',
-      LOG_LEVEL: 'warn',
-    });
+    const app = await startChild(
+      serverScript('app'),
+      {
+        NODE_ENV: 'development',
+        DATABASE_URL: pg.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        PAYWIRE_DATA_DIR: dataDir,
+        STRIPE_API_BASE: emulator.url,
+        STRIPE_SECRET_KEY: 'sk_test_bench',
+        STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        // Jobs poll on a timer; off so that they do not land inside a measurement.
+        JOBS_ENABLED: 'false',
+        LOG_LEVEL: 'warn',
+      },
+      {
+        // For profiling the product under load, e.g. BENCH_APP_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof'.
+        nodeArgs: process.env.BENCH_APP_NODE_ARGS?.split(' ').filter(Boolean),
+      },
+    );
     children.push(app);
     const ctx: BenchContext = {
       pg,

@@ -22,7 +22,7 @@ import { subscriptionRoutes } from './modules/subscriptions/subscriptions.routes
 import { webRoutes } from './web/web.routes';
 import { Lifecycle } from './lib/lifecycle';
 import { createMetrics } from './metrics/metrics';
-import { httpMetrics, metricsEndpoint } from './metrics/metrics.http';
+import { metricsEndpoint } from './metrics/metrics.http';
 import { jobRoutes } from './jobs/jobs.routes';
 
 export const API_PREFIX = '/api/v1';
@@ -61,24 +61,8 @@ export function createApp(deps: Deps) {
   // Every app instance has its own metrics registry and in-flight tracking (graceful shutdown).
   deps.metrics ??= createMetrics();
   deps.lifecycle ??= new Lifecycle();
-  const lifecycle = deps.lifecycle;
-  app.use('*', async (c, next) => {
-    // Draining: new requests go elsewhere (a load balancer) or come back later (Stripe retries a 503).
-    if (lifecycle.draining && c.req.path !== '/healthz') {
-      c.header('Connection', 'close');
-      return renderError(c, 'shutting_down', 503, 'This instance is shutting down; retry');
-    }
-    const done = lifecycle.enterRequest();
-    try {
-      await next();
-      // Answered while draining: the client must not reuse this connection.
-      if (lifecycle.draining) c.header('Connection', 'close');
-    } finally {
-      done();
-    }
-  });
-  app.use('*', httpMetrics(deps.metrics));
-  // deps, request id, security headers and the request log in one layer (src/http/request-scope.ts).
+  // Draining, in-flight count, deps, request id, security headers, metrics and the request log in one
+  // layer (src/http/request-scope.ts).
   app.use('*', requestScope(deps));
   // Only for methods with a body, and on the declared length when there is one: asking for the body turns
   // @hono/node-server's light request into a full fetch Request (src/http/body.ts, bench/check.ts).
@@ -90,8 +74,8 @@ export function createApp(deps: Deps) {
     ),
   );
   // JSON bodies must be valid UTF-8: a lenient decode would turn bad bytes into U+FFFD and store them.
-  app.use(`${API_PREFIX}/*`, async (c, next) => {
-    if (c.req.header('content-type')?.includes('json') && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+  app.on(['POST', 'PUT', 'PATCH', 'DELETE'], `${API_PREFIX}/*`, async (c, next) => {
+    if (c.req.header('content-type')?.includes('json')) {
       const bytes = await c.req.arrayBuffer();
       try {
         strictUtf8.decode(bytes);

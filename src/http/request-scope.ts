@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps';
+import { httpObserver } from '../metrics/metrics.http';
 import type { AppEnv } from './env';
+import { renderError } from './errors';
 
 /** What hono's secureHeaders() sets with our options (no COEP, no CSP: pages set their own CSP). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -25,10 +27,15 @@ const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
 
 /**
  * What every request gets first, in one middleware (each middleware layer costs a few microseconds, and
- * entitlement checks are measured against a bare node:http server: bench/check.ts): `deps` and an empty
- * principal on the context, the request id (the caller's X-Request-Id when well-formed, else a new UUID),
- * the security headers, and a debug log line (method, path, status, duration - never headers, bodies or
- * query strings, which may carry secrets).
+ * entitlement checks are measured against a bare node:http server: bench/check.ts):
+ * - while the instance drains (graceful shutdown), new requests get 503 `shutting_down` with
+ *   `Connection: close` (a load balancer or Stripe tries elsewhere or later); the others are counted in
+ *   flight until answered;
+ * - `deps` and an empty principal on the context, the request id (the caller's X-Request-Id when
+ *   well-formed, else a new UUID), the security headers;
+ * - the request's duration in the metrics, under its route pattern;
+ * - a debug log line (method, path, status, duration - never headers, bodies or query strings, which
+ *   may carry secrets).
  *
  * Why not hono's requestId() and secureHeaders(): they set headers through a fetch `Headers` object,
  * which moves every response off @hono/node-server's plain-object fast path; together they were about
@@ -37,6 +44,8 @@ const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
  * wins (pages set their own CSP and Referrer-Policy).
  */
 export function requestScope(deps: Deps): MiddlewareHandler<AppEnv> {
+  const lifecycle = deps.lifecycle;
+  const observe = deps.metrics ? httpObserver(deps.metrics) : null;
   return async (c, next) => {
     c.set('deps', deps);
     c.set('principal', null);
@@ -50,14 +59,28 @@ export function requestScope(deps: Deps): MiddlewareHandler<AppEnv> {
       for (const [name, value] of SECURITY_ENTRIES) outgoing.setHeader(name, value);
       outgoing.setHeader(REQUEST_ID_HEADER, id);
     }
-    await next();
+    if (lifecycle?.draining && c.req.path !== '/healthz') {
+      c.header('Connection', 'close');
+      c.res = renderError(c, 'shutting_down', 503, 'This instance is shutting down; retry');
+    } else {
+      const done = lifecycle?.enterRequest();
+      try {
+        await next();
+        // Answered while draining: the client must not reuse this connection.
+        if (lifecycle?.draining) c.header('Connection', 'close');
+      } finally {
+        done?.();
+      }
+    }
     if (!direct) {
       const headers = c.res.headers;
       for (const [name, value] of SECURITY_ENTRIES) if (!headers.has(name)) headers.set(name, value);
       if (!headers.has(REQUEST_ID_HEADER)) headers.set(REQUEST_ID_HEADER, id);
     }
+    const seconds = (performance.now() - started) / 1000;
+    observe?.(c, seconds);
     if (deps.logger.isLevelEnabled('debug')) {
-      const ms = Math.round((performance.now() - started) * 10) / 10;
+      const ms = Math.round(seconds * 10_000) / 10;
       deps.logger.debug(
         { request_id: id, method: c.req.method, path: c.req.path, status: c.res.status, ms },
         'request',
