@@ -1,13 +1,16 @@
 import { and, desc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { pgErrorCode } from '../db/errors';
-import { type Db, queryRows } from '../db/client';
+import pg from 'pg';
+import { type Db, queryRows, type Tx } from '../db/client';
 import type { Deps } from '../deps';
 import { AppError, notFound } from '../lib/errors';
 import { faultPoint } from '../lib/faults';
 import { scrub } from '../lib/logger';
 import { handlersFor } from './dispatch';
 import type { HandlerRegistry } from './handler';
+import { type InboxRow, inboxBatcher } from './inbox-batch';
+import { clientTransaction } from './pg-transaction';
 import { type StripeEventRow, stripeEvents } from './inbox.tables';
 
 /**
@@ -44,30 +47,44 @@ export interface RecordOptions {
   deferFlush?: boolean;
   /** Store the row already handled, as ignored (a type without a handler: nothing to apply). */
   ignored?: boolean;
+  /** The event's JSON text as received (stored instead of serialising the event again). */
+  raw?: string;
 }
 
 /**
- * Stores the event; true when this call inserted it (false: a copy is already in the inbox).
+ * Stores the event; true when this call inserted it (false: a copy is already in the inbox). On
+ * PostgreSQL concurrent calls share one multi-row statement and one commit (inbox-batch.ts).
  * Raw SQL rather than drizzle's insert builder: building that statement cost about 100 us of CPU per
  * event, a third of a whole "verify + INSERT" (bench/webhooks.ts).
  */
 export async function recordEvent(
-  deps: Pick<Deps, 'db' | 'wallClock'>,
+  deps: Pick<Deps, 'db' | 'wallClock' | 'database'>,
   event: Stripe.Event,
   opts: RecordOptions = {},
 ): Promise<boolean> {
-  const now = deps.wallClock.now().toISOString();
-  const handledAt = opts.ignored ? now : null;
+  const row: InboxRow = {
+    id: event.id,
+    type: event.type,
+    apiVersion: event.api_version ?? null,
+    livemode: !!event.livemode,
+    created: new Date(event.created * 1000).toISOString(),
+    receivedAt: deps.wallClock.now().toISOString(),
+    // The body as received is the same JSON: no second serialisation of the event.
+    payload: opts.raw ?? JSON.stringify(event),
+    ignored: !!opts.ignored,
+  };
+  const pool = ownPool(deps);
+  if (pool) return inboxBatcher(pool).insert(row, !opts.deferFlush);
+  const handledAt = row.ignored ? row.receivedAt : null;
   const commit = opts.deferFlush ? sql`select set_config('synchronous_commit', 'off', true)` : sql`select 1`;
   const rows = await queryRows<{ id: string }>(
     deps.db,
     sql`with s as (${commit})
       insert into stripe_events (id, type, api_version, livemode, created, payload, received_at, handled_at,
         last_attempt_at, ignored, attempts)
-      select ${event.id}, ${event.type}, ${event.api_version ?? null}, ${!!event.livemode},
-        ${new Date(event.created * 1000).toISOString()}::timestamptz, ${JSON.stringify(event)}::jsonb,
-        ${now}::timestamptz, ${handledAt}::timestamptz, ${handledAt}::timestamptz, ${!!opts.ignored},
-        ${opts.ignored ? 1 : 0}
+      select ${row.id}, ${row.type}, ${row.apiVersion}, ${row.livemode}, ${row.created}::timestamptz,
+        ${row.payload}::jsonb, ${row.receivedAt}::timestamptz, ${handledAt}::timestamptz,
+        ${handledAt}::timestamptz, ${row.ignored}, ${row.ignored ? 1 : 0}
       from s
       on conflict (id) do nothing
       returning id`,
@@ -75,13 +92,23 @@ export async function recordEvent(
   return rows.length > 0;
 }
 
+/**
+ * The PostgreSQL pool behind `deps.db`, when `deps.db` is the pool's own database: the batched insert
+ * and the client transaction below use it directly. Not when `deps.db` is an open transaction (a dry-run
+ * sync runs everything inside one that it rolls back): the inbox must then stay inside it.
+ */
+function ownPool(deps: Pick<Deps, 'db' | 'database'>): pg.Pool | undefined {
+  const database = deps.database;
+  return database?.kind === 'postgres' && deps.db === database.db ? database.pool : undefined;
+}
+
 /** Records a verified event and processes it (the webhook route). */
-export async function receiveEvent(deps: Deps, event: Stripe.Event): Promise<ProcessStatus> {
+export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string): Promise<ProcessStatus> {
   if (!handlersFor(deps)[event.type]) {
     // Nothing to apply: the row goes in already handled (ignored), the state the two steps below would
     // reach, in one statement and one flush. A copy already in the inbox takes the usual way.
     const started = performance.now();
-    if (await recordEvent(deps, event, { ignored: true })) {
+    if (await recordEvent(deps, event, { ignored: true, raw })) {
       observe(deps, event.type, 'ignored', started);
       return 'ignored';
     }
@@ -91,7 +118,7 @@ export async function receiveEvent(deps: Deps, event: Stripe.Event): Promise<Pro
   // its own: Stripe gets its answer only after a later synchronous commit - the handler's, or the failure
   // record's - and flushing the WAL up to that commit flushes this row with it (a crash of the database
   // before then loses only an unanswered delivery, which Stripe retries). One flush per event, not two.
-  const inserted = await recordEvent(deps, event, { deferFlush: true });
+  const inserted = await recordEvent(deps, event, { deferFlush: true, raw });
   faultPoint('webhook:after-insert', event.type);
   return processEvent(deps, event.id, { event, fresh: inserted });
 }
@@ -151,25 +178,10 @@ async function processOnce(
   const handler = (opts.registry ?? handlersFor(deps))[event.type];
   try {
     const prepared = handler?.prepare ? await handler.prepare(event, deps) : undefined;
-    const status = await deps.db.transaction(async (tx) => {
-      const wait = Math.max(1, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS));
-      // The lock wait bound and the row lock in one round trip: set_config (local to this transaction)
-      // is evaluated before the locking step reaches the row.
-      const [locked] = await queryRows<{ handled_at: unknown }>(
-        tx,
-        sql`select e.handled_at from stripe_events e, (select set_config('lock_timeout', ${String(wait)}, true)) s
-          where e.id = ${id} for update of e`,
-      );
-      if (!locked) throw new Error(`event ${id} vanished from the inbox`);
-      if (locked.handled_at) return 'duplicate';
+    const wait = Math.max(1, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS));
+    const status = await inInboxTransaction(deps, id, wait, !!handler, async (tx) => {
       if (handler) await handler.apply(tx, event, prepared, deps);
       faultPoint('webhook:after-handler', event.type);
-      const now = deps.wallClock.now().toISOString();
-      await tx.execute(
-        sql`update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
-          ignored = ${!handler}, attempts = attempts + 1 where id = ${id}`,
-      );
-      return handler ? 'processed' : 'ignored';
     });
     if (status === 'processed') faultPoint('webhook:after-commit', event.type);
     return status;
@@ -186,6 +198,55 @@ async function processOnce(
       event_id: id,
     });
   }
+}
+
+/**
+ * One transaction: lock the row (waiting at most `waitMs` for another copy), re-check that it is not
+ * handled, run `apply`, mark the row handled. On PostgreSQL it opens and closes in one round trip each
+ * (BEGIN with the lock, the mark with COMMIT: pg-transaction.ts); on PGlite drizzle's transaction.
+ */
+async function inInboxTransaction(
+  deps: Deps,
+  id: string,
+  waitMs: number,
+  handled: boolean,
+  apply: (tx: Tx) => Promise<void>,
+): Promise<ProcessStatus> {
+  const done: ProcessStatus = handled ? 'processed' : 'ignored';
+  const pool = ownPool(deps);
+  if (pool) {
+    const key = pg.escapeLiteral(id);
+    // The lock wait bound and the row lock in one statement: set_config (local to this transaction) is
+    // evaluated before the locking step reaches the row.
+    const lock = `select e.handled_at from stripe_events e, (select set_config('lock_timeout', '${waitMs}', true)) s
+      where e.id = ${key} for update of e`;
+    return clientTransaction(pool, lock, async (tx, rows) => {
+      const locked = rows[0];
+      if (!locked) throw new Error(`event ${id} vanished from the inbox`);
+      if (locked.handled_at) return { value: 'duplicate' as const };
+      await apply(tx);
+      const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
+      const mark = `update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
+        ignored = ${!handled}, attempts = attempts + 1 where id = ${key}`;
+      return { value: done, last: mark };
+    });
+  }
+  return deps.db.transaction(async (tx) => {
+    const [locked] = await queryRows<{ handled_at: unknown }>(
+      tx,
+      sql`select e.handled_at from stripe_events e, (select set_config('lock_timeout', ${String(waitMs)}, true)) s
+        where e.id = ${id} for update of e`,
+    );
+    if (!locked) throw new Error(`event ${id} vanished from the inbox`);
+    if (locked.handled_at) return 'duplicate';
+    await apply(tx);
+    const now = deps.wallClock.now().toISOString();
+    await tx.execute(
+      sql`update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
+        ignored = ${!handled}, attempts = attempts + 1 where id = ${id}`,
+    );
+    return done;
+  });
 }
 
 function describe(err: unknown): string {

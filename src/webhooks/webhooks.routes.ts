@@ -67,7 +67,7 @@ export function webhookRoutes() {
           deps.metrics?.webhookEvents.inc({ type: 'unverified', outcome: 'rejected' });
           throw err;
         });
-        const status = await receiveEvent(deps, event);
+        const status = await receiveEvent(deps, event, raw.toString());
         return c.json({ received: true, status }, 200);
       } finally {
         gauge?.dec();

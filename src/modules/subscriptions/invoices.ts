@@ -20,10 +20,22 @@ const KINDS: Record<string, PaymentKind> = {
 export const isDiscounted = (inv: Stripe.Invoice) =>
   (inv.total_discount_amounts ?? []).some((d) => d.amount > 0) || (inv.discounts ?? []).length > 0;
 
-async function ownerOf(tx: Tx, row: SubscriptionRow | null, inv: Stripe.Invoice): Promise<string | null> {
+/**
+ * The invoice's user: the synced subscription's, else its customer's. `synced` is the subscription
+ * syncSubscription was given: when it found no user (row null), it already looked its customer up, so
+ * the same customer is not read a second time in the same transaction.
+ */
+async function ownerOf(
+  tx: Tx,
+  row: SubscriptionRow | null,
+  inv: Stripe.Invoice,
+  synced: Stripe.Subscription | null,
+): Promise<string | null> {
   if (row) return row.userId;
   const customer = idOf(inv.customer as string | Stripe.Customer | null);
-  return customer ? ((await findUserByStripeCustomer(tx, customer))?.id ?? null) : null;
+  if (!customer) return null;
+  if (synced && idOf(synced.customer as string | Stripe.Customer) === customer) return null;
+  return (await findUserByStripeCustomer(tx, customer))?.id ?? null;
 }
 
 /**
@@ -38,7 +50,7 @@ export async function applyPaidInvoice(
 ): Promise<void> {
   const { invoice } = input;
   const row = input.sub ? await syncSubscription(deps, tx, input.sub, input.asOf) : null;
-  const userId = await ownerOf(tx, row, invoice);
+  const userId = await ownerOf(tx, row, invoice, input.sub);
   if (!userId) {
     deps.logger.warn({ invoice: invoice.id }, 'paid invoice of no Paywire user; not recorded');
     return;
@@ -84,7 +96,7 @@ export async function applyFailedInvoice(
   if (invoice.status === 'paid') return applyPaidInvoice(deps, tx, input);
   const row = input.sub ? await syncSubscription(deps, tx, input.sub, input.asOf) : null;
   if (!subscriptionIdOfInvoice(invoice) && !row) return;
-  const userId = await ownerOf(tx, row, invoice);
+  const userId = await ownerOf(tx, row, invoice, input.sub);
   if (!userId) return;
   await recordInvoicePayment(tx, {
     invoice,

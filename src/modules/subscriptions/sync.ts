@@ -47,10 +47,24 @@ export async function syncSubscription(
   opts: SyncOptions = {},
 ): Promise<SubscriptionRow | null> {
   const now = deps.clock.now();
-  const stripePrice = stripePriceIdOf(fresh);
-  const price = stripePrice ? await getPriceByStripeId(tx, stripePrice) : undefined;
   const period = periodOf(fresh);
   const status = fresh.status as SubscriptionStatus;
+  const pastDue = status === 'past_due' || status === 'unpaid';
+
+  const [locked] = await tx
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.stripeSubscriptionId, fresh.id))
+    .for('update');
+  let prev: SubscriptionRow | null = locked ?? null;
+  // The owner before the price: a subscription of no Paywire user needs neither (one read fewer).
+  const userId = prev ? prev.userId : await userOfSubscription(tx, fresh);
+  if (!userId) {
+    deps.logger.warn({ subscription: fresh.id }, 'subscription of no Paywire user; not recorded');
+    return null;
+  }
+  const stripePrice = stripePriceIdOf(fresh);
+  const price = stripePrice ? await getPriceByStripeId(tx, stripePrice) : undefined;
   const fields = {
     priceId: price?.id ?? null,
     stripeCustomerId: idOf(fresh.customer as string | Stripe.Customer) ?? '',
@@ -70,21 +84,8 @@ export async function syncSubscription(
     stripeSyncedAt: asOf,
     updatedAt: now,
   };
-  const pastDue = status === 'past_due' || status === 'unpaid';
-
-  const [locked] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.stripeSubscriptionId, fresh.id))
-    .for('update');
-  let prev: SubscriptionRow | null = locked ?? null;
   let row: SubscriptionRow;
   if (!prev) {
-    const userId = await userOfSubscription(tx, fresh);
-    if (!userId) {
-      deps.logger.warn({ subscription: fresh.id }, 'subscription of no Paywire user; not recorded');
-      return null;
-    }
     const [inserted] = await tx
       .insert(subscriptions)
       .values({

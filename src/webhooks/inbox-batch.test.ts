@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, isPostgres } from '../../test/harness';
+import type { Database } from '../db/client';
+import { InboxBatcher, type InboxRow } from './inbox-batch';
+
+// The batcher is the PostgreSQL path of recordEvent (PGlite has one connection and writes row by row).
+describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () => {
+  let database: Database;
+  let batcher: InboxBatcher;
+  let seq = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    batcher = new InboxBatcher(database.pool!);
+  });
+  afterAll(() => database.close());
+
+  const row = (over: Partial<InboxRow> = {}): InboxRow => ({
+    id: `evt_batch_${seq++}`,
+    type: 'charge.succeeded',
+    apiVersion: '2025-01-01',
+    livemode: false,
+    created: new Date(1_700_000_000_000).toISOString(),
+    receivedAt: new Date().toISOString(),
+    payload: '{"object":"event"}',
+    ignored: false,
+    ...over,
+  });
+
+  const stored = async (id: string) =>
+    (
+      await database.pool!.query<{ handled: boolean; ignored: boolean; attempts: number; payload: unknown }>(
+        'select handled_at is not null as handled, ignored, attempts, payload from stripe_events where id = $1',
+        [id],
+      )
+    ).rows[0];
+
+  it('writes concurrent deliveries together and tells each whether its own row was new', async () => {
+    const existing = row();
+    await batcher.insert(existing, true);
+    const fresh = [row(), row({ ignored: true }), row()];
+    const answers = await Promise.all([
+      ...fresh.map((r, i) => batcher.insert(r, i === 1)),
+      batcher.insert({ ...existing, receivedAt: new Date().toISOString() }, false),
+    ]);
+    expect(answers).toEqual([true, true, true, false]);
+    expect(await stored(fresh[0]!.id)).toMatchObject({ handled: false, ignored: false, attempts: 0 });
+    // A type without a handler goes in already handled, as ignored.
+    expect(await stored(fresh[1]!.id)).toMatchObject({ handled: true, ignored: true, attempts: 1 });
+    expect((await stored(fresh[2]!.id))?.payload).toEqual({ object: 'event' });
+  });
+
+  it('gives the first copy of an event in one batch the row, the other copies false', async () => {
+    const r = row();
+    const answers = await Promise.all([
+      batcher.insert(r, false),
+      batcher.insert(r, true),
+      batcher.insert(r, false),
+    ]);
+    expect(answers.filter(Boolean)).toHaveLength(1);
+    expect(answers[0]).toBe(true);
+    expect(await stored(r.id)).toBeDefined();
+  });
+
+  it('fails only the delivery whose row the database refuses', async () => {
+    const good = [row(), row()];
+    // jsonb refuses a NUL character escape that JSON.parse accepts.
+    const bad = row({ payload: '{"text":"\\u0000"}' });
+    const results = await Promise.allSettled([
+      batcher.insert(good[0]!, false),
+      batcher.insert(bad, false),
+      batcher.insert(good[1]!, true),
+      batcher.insert(bad, false),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+    expect(results[0]).toMatchObject({ value: true });
+    expect(results[2]).toMatchObject({ value: true });
+    expect(await stored(good[0]!.id)).toBeDefined();
+    expect(await stored(good[1]!.id)).toBeDefined();
+    expect(await stored(bad.id)).toBeUndefined();
+  });
+
+  it('keeps going after a failed batch', async () => {
+    await expect(batcher.insert(row({ payload: 'not json' }), true)).rejects.toThrow();
+    expect(await batcher.insert(row(), true)).toBe(true);
+  });
+});

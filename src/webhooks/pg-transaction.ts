@@ -1,0 +1,53 @@
+import { drizzle, NodePgTransaction } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import type { Tx } from '../db/client';
+import * as schema from '../db/schema';
+
+/**
+ * A transaction on one pool client that opens and closes in one round trip each: `begin; <first>` and
+ * `<last>; commit` travel as multi-statement simple queries (values inlined as literals), where drizzle's
+ * `db.transaction` sends BEGIN and COMMIT as queries of their own. The work in between gets a drizzle
+ * transaction bound to that client (nested `transaction()` calls become savepoints, as with drizzle's).
+ * PostgreSQL only.
+ */
+export async function clientTransaction<T>(
+  pool: pg.Pool,
+  first: string,
+  work: (tx: Tx, firstRows: Record<string, unknown>[]) => Promise<{ value: T; last?: string }>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const opened = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
+    const { value, last } = await work(txOf(client), opened[opened.length - 1]!.rows);
+    await client.query(last ? `${last}; commit` : 'commit');
+    return value;
+  } catch (err) {
+    // Also after a failed COMMIT or a failed open (a no-op then, with a warning).
+    await client.query('rollback').catch((e: Error) => {
+      broken = e;
+    });
+    throw err;
+  } finally {
+    // A connection that could not roll back is in an unknown state: the pool drops it.
+    client.release(broken);
+  }
+}
+
+const transactions = new WeakMap<pg.PoolClient, Tx>();
+
+/** A drizzle transaction object bound to the client, made once per pooled connection. */
+function txOf(client: pg.PoolClient): Tx {
+  let tx = transactions.get(client);
+  if (!tx) {
+    const db = drizzle({ client, schema }) as unknown as {
+      dialect: ConstructorParameters<typeof NodePgTransaction>[0];
+      session: ConstructorParameters<typeof NodePgTransaction>[1] & {
+        schema: ConstructorParameters<typeof NodePgTransaction>[2];
+      };
+    };
+    tx = new NodePgTransaction(db.dialect, db.session, db.session.schema) as unknown as Tx;
+    transactions.set(client, tx);
+  }
+  return tx;
+}
