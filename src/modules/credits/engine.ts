@@ -1,3 +1,4 @@
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type pg from 'pg';
 import type { Database, Db, Queryable } from '../../db/client';
 import { pgErrorCode } from '../../db/errors';
@@ -19,6 +20,7 @@ import {
   markPrepared,
   pgArray,
   plainNeeds,
+  type SqlSession,
   type Statement,
   writeStatement,
 } from './statements';
@@ -72,90 +74,121 @@ const partOf = (userId: string, creditType: string, ops: Op[]): Part => {
 };
 
 /**
- * A batch spanning several accounts on PostgreSQL, in two round trips: `BEGIN; lock all; load` as one
- * simple query (each of its statements takes its own snapshot, so the loads see what earlier lock
- * holders committed), then `write all; COMMIT`. Accounts that need only their keys and buckets (plain
+ * A batch spanning several accounts in two round trips: `lock all; load` as one multi-statement query
+ * (each of its statements takes its own snapshot, so the loads see what earlier lock holders committed),
+ * then `write all` (with COMMIT on PostgreSQL). Accounts that need only their keys and buckets (plain
  * consumptions and grants: the hot path) share one key load and one bucket load; the others get their own
- * loads. One write statement covers every account. Statements are prepared once per connection.
+ * loads. One write statement covers every account. Statements are prepared once per session. The
+ * caller opens the transaction: `open`/`close` are prepended/appended to the first and last round trip.
  */
+async function runBatch(
+  session: SqlSession,
+  now: Date,
+  parts: Part[],
+  tx: { open: string[]; close: string[] },
+): Promise<Outcome[][]> {
+  const prepare = new Map<string, string>();
+  const exec = (q: Statement) => executeText(session, q, prepare);
+  // Statements this session has not prepared yet (PREPARE outlives transactions, so once each).
+  const prepareMissing = async () => {
+    if (!prepare.size) return;
+    await session.run([...prepare.values()].join(';\n'));
+    markPrepared(session, prepare.keys());
+    prepare.clear();
+  };
+  const statements = [...tx.open];
+  for (const p of parts) {
+    if (p.needs.create) statements.push(exec(createAccount([p.userId, p.creditType, now.toISOString()])));
+  }
+  const lockAt = statements.length;
+  statements.push(
+    exec(lockAccounts([pgArray(parts.map((p) => p.userId)), pgArray(parts.map((p) => p.creditType))])),
+  );
+  const plain = parts.filter((p) => plainNeeds(p.needs));
+  let plainKeysAt = -1;
+  let plainGrantsAt = -1;
+  if (plain.length) {
+    const keyUsers: string[] = [];
+    const keys: string[] = [];
+    for (const p of plain)
+      for (const k of p.needs.keys) {
+        keyUsers.push(p.userId);
+        keys.push(k);
+      }
+    if (keys.length)
+      plainKeysAt = statements.push(exec(loadKeysMany([pgArray(keyUsers), pgArray(keys)]))) - 1;
+    plainGrantsAt =
+      statements.push(
+        exec(loadGrantsMany([pgArray(plain.map((p) => p.userId)), pgArray(plain.map((p) => p.creditType))])),
+      ) - 1;
+  }
+  // The other accounts' loads, remembered by their position among the results.
+  const at = new Map<Part, { keys: number; reservations: number; grants: number }>();
+  for (const p of parts) {
+    if (plainNeeds(p.needs)) continue;
+    const load = loadStatements(p.userId, p.creditType, p.needs);
+    const pos = { keys: -1, reservations: -1, grants: -1 };
+    if (load.keys) pos.keys = statements.push(exec(load.keys)) - 1;
+    if (load.reservations) pos.reservations = statements.push(exec(load.reservations)) - 1;
+    pos.grants = statements.push(exec(load.grants)) - 1;
+    at.set(p, pos);
+  }
+  await prepareMissing();
+  const results = await session.run(statements.join(';\n'));
+  const rowsAt = (i: number) => (i < 0 ? [] : results[i]!.rows);
+  const locks = new Map<string, Record<string, unknown>>();
+  for (const row of results[lockAt]!.rows) locks.set(`${row.user_id}\u0000${row.credit_type}`, row);
+  const plainKeys = groupBy(rowsAt(plainKeysAt), (r) => String(r.user_id));
+  const plainGrants = groupBy(rowsAt(plainGrantsAt), (r) => `${r.user_id}\u0000${r.credit_type}`);
+  const outcomes: Outcome[][] = [];
+  const writes: AccountWrite[] = [];
+  for (const p of parts) {
+    const account = `${p.userId}\u0000${p.creditType}`;
+    const lock = locks.get(account);
+    const pos = at.get(p);
+    const loaded = pos
+      ? parseLoaded(rowsAt(pos.keys), rowsAt(pos.reservations), rowsAt(pos.grants), !!lock)
+      : parseLoaded(plainKeys.get(p.userId) ?? [], [], plainGrants.get(account) ?? [], !!lock);
+    const acct = Account.from(p.userId, p.creditType, now, lock, loaded);
+    outcomes.push(applyAll(acct, p.ops));
+    const changes = acct.changes();
+    if (changes) writes.push(changes);
+  }
+  const tail = writes.length ? [exec(writeStatement(now, writes)), ...tx.close] : tx.close;
+  await prepareMissing();
+  faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
+  if (tail.length) await session.run(tail.join(';\n'));
+  return outcomes;
+}
+
+/** A pg pool client as a session: a multi-statement query answers an array of results (one: not). */
+function pgSession(client: pg.PoolClient): SqlSession {
+  return {
+    owner: client,
+    escape: (text) => client.escapeLiteral(text),
+    run: async (text) => {
+      const r = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+      return Array.isArray(r) ? r : [r];
+    },
+  };
+}
+
+/** PGlite inside one of its transactions (prepared statements belong to the PGlite instance). */
+function pgliteSession(pglite: PGlite, tx: Transaction): SqlSession {
+  return {
+    owner: pglite,
+    // standard_conforming_strings is on: only the quote needs doubling.
+    escape: (text) => `'${text.replace(/'/g, "''")}'`,
+    run: (text) => tx.exec(text) as Promise<{ rows: Record<string, unknown>[] }[]>,
+  };
+}
+
+/** On PostgreSQL: BEGIN and COMMIT travel with the first and the last round trip. */
 async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outcome[][]> {
   const client = await pool.connect();
   let broken = false;
   try {
-    const prepare = new Map<string, string>();
-    const exec = (q: Statement) => executeText(client, q, prepare);
-    // Statements this connection has not prepared yet (PREPARE outlives transactions, so once each).
-    const prepareMissing = async () => {
-      if (!prepare.size) return;
-      await client.query([...prepare.values()].join(';\n'));
-      markPrepared(client, prepare.keys());
-      prepare.clear();
-    };
-    const statements = ['begin'];
-    for (const p of parts) {
-      if (p.needs.create) statements.push(exec(createAccount([p.userId, p.creditType, now.toISOString()])));
-    }
-    const lockAt = statements.length;
-    statements.push(
-      exec(lockAccounts([pgArray(parts.map((p) => p.userId)), pgArray(parts.map((p) => p.creditType))])),
-    );
-    const plain = parts.filter((p) => plainNeeds(p.needs));
-    let plainKeysAt = -1;
-    let plainGrantsAt = -1;
-    if (plain.length) {
-      const keyUsers: string[] = [];
-      const keys: string[] = [];
-      for (const p of plain)
-        for (const k of p.needs.keys) {
-          keyUsers.push(p.userId);
-          keys.push(k);
-        }
-      if (keys.length)
-        plainKeysAt = statements.push(exec(loadKeysMany([pgArray(keyUsers), pgArray(keys)]))) - 1;
-      plainGrantsAt =
-        statements.push(
-          exec(
-            loadGrantsMany([pgArray(plain.map((p) => p.userId)), pgArray(plain.map((p) => p.creditType))]),
-          ),
-        ) - 1;
-    }
-    // The other accounts' loads, remembered by their position among the results.
-    const at = new Map<Part, { keys: number; reservations: number; grants: number }>();
-    for (const p of parts) {
-      if (plainNeeds(p.needs)) continue;
-      const load = loadStatements(p.userId, p.creditType, p.needs);
-      const pos = { keys: -1, reservations: -1, grants: -1 };
-      if (load.keys) pos.keys = statements.push(exec(load.keys)) - 1;
-      if (load.reservations) pos.reservations = statements.push(exec(load.reservations)) - 1;
-      pos.grants = statements.push(exec(load.grants)) - 1;
-      at.set(p, pos);
-    }
-    await prepareMissing();
-    const results = (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
-    const rowsAt = (i: number) => (i < 0 ? [] : results[i]!.rows);
-    const locks = new Map<string, Record<string, unknown>>();
-    for (const row of results[lockAt]!.rows) locks.set(`${row.user_id}\u0000${row.credit_type}`, row);
-    const plainKeys = groupBy(rowsAt(plainKeysAt), (r) => String(r.user_id));
-    const plainGrants = groupBy(rowsAt(plainGrantsAt), (r) => `${r.user_id}\u0000${r.credit_type}`);
-    const outcomes: Outcome[][] = [];
-    const writes: AccountWrite[] = [];
-    for (const p of parts) {
-      const account = `${p.userId}\u0000${p.creditType}`;
-      const lock = locks.get(account);
-      const pos = at.get(p);
-      const loaded = pos
-        ? parseLoaded(rowsAt(pos.keys), rowsAt(pos.reservations), rowsAt(pos.grants), !!lock)
-        : parseLoaded(plainKeys.get(p.userId) ?? [], [], plainGrants.get(account) ?? [], !!lock);
-      const acct = Account.from(p.userId, p.creditType, now, lock, loaded);
-      outcomes.push(applyAll(acct, p.ops));
-      const changes = acct.changes();
-      if (changes) writes.push(changes);
-    }
-    const tail = writes.length ? [exec(writeStatement(now, writes)), 'commit'] : ['commit'];
-    await prepareMissing();
-    faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
-    await client.query(tail.join(';\n'));
-    return outcomes;
+    return await runBatch(pgSession(client), now, parts, { open: ['begin'], close: ['commit'] });
   } catch (err) {
     await client.query('rollback').catch(() => {
       broken = true;
@@ -164,6 +197,11 @@ async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outc
   } finally {
     client.release(broken);
   }
+}
+
+/** On PGlite: inside its own transaction (which also keeps any other query out until it ends). */
+function runBatchPglite(pglite: PGlite, now: Date, parts: Part[]): Promise<Outcome[][]> {
+  return pglite.transaction((tx) => runBatch(pgliteSession(pglite, tx), now, parts, { open: [], close: [] }));
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -177,7 +215,10 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   return out;
 }
 
-/** The same through drizzle (PGlite, or PostgreSQL without a pool): one transaction, accounts in order. */
+/**
+ * The same through drizzle, for a database handle bound to an open transaction (or any other driver):
+ * one transaction (a savepoint there), accounts in order.
+ */
 function runBatchDrizzle(db: Db, now: Date, parts: Part[]): Promise<Outcome[][]> {
   return db.transaction(async (tx) => {
     const out: Outcome[][] = [];
@@ -233,7 +274,7 @@ export class LedgerEngine {
   private running = 0;
 
   constructor(
-    private readonly database: Pick<Database, 'db' | 'pool' | 'kind'>,
+    private readonly database: Pick<Database, 'db' | 'pool' | 'pglite' | 'kind'>,
     private readonly clock: Clock,
     private readonly maxBatch = 500,
     /** Batches in flight at once (over disjoint accounts); PGlite has a single connection anyway. */
@@ -310,10 +351,12 @@ export class LedgerEngine {
           jobs.map((j) => j.op),
         ),
       );
-      const { pool } = this.database;
+      const { pool, pglite } = this.database;
       outcomes = pool
         ? await runBatchPg(pool, now, parts)
-        : await runBatchDrizzle(this.database.db, now, parts);
+        : pglite
+          ? await runBatchPglite(pglite, now, parts)
+          : await runBatchDrizzle(this.database.db, now, parts);
     } catch (err) {
       if (group.length > 1) {
         for (const g of group) await this.execute([g], 0);
@@ -351,7 +394,18 @@ export function ledgerEngine(deps: Pick<CreditsDeps, 'db' | 'database' | 'clock'
   }
   let engine = byClock.get(deps.clock);
   if (!engine) {
-    engine = new LedgerEngine({ ...deps.database, db: deps.db }, deps.clock);
+    // The direct paths (a pool client, PGlite's own transaction) only when deps.db is the database itself:
+    // a deps.db bound to an open transaction (a dry-run sync) must see every operation inside it.
+    const own = deps.db === deps.database.db;
+    engine = new LedgerEngine(
+      {
+        kind: deps.database.kind,
+        db: deps.db,
+        pool: own ? deps.database.pool : undefined,
+        pglite: own ? deps.database.pglite : undefined,
+      },
+      deps.clock,
+    );
     byClock.set(deps.clock, engine);
   }
   return engine;

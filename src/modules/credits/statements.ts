@@ -1,5 +1,4 @@
 import { type SQL, sql } from 'drizzle-orm';
-import type pg from 'pg';
 import type { Bucket, LedgerRow, LoadNeeds, Reservation } from './account-types';
 
 /**
@@ -355,32 +354,43 @@ export function toSql(s: Statement): SQL {
   return sql.join(chunks, sql``);
 }
 
-const prepared = new WeakMap<pg.PoolClient, Set<string>>();
+/**
+ * A session that runs several statements per round trip (simple query protocol, values inlined as
+ * literals): a pg pool client, or PGlite inside one of its transactions. `owner` is what prepared
+ * statements belong to (the connection; PGlite's one session), `escape` quotes a string literal.
+ */
+export interface SqlSession {
+  owner: object;
+  escape(text: string): string;
+  run(text: string): Promise<{ rows: Record<string, unknown>[] }[]>;
+}
+
+const prepared = new WeakMap<object, Set<string>>();
 
 /** A literal for any parameter value: dollar-quoted (no escaping needed) unless the text could close it. */
-function literal(client: pg.PoolClient, v: unknown): string {
+function literal(session: SqlSession, v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
   const text = String(v);
-  return `${text}$`.includes('$pw$') ? client.escapeLiteral(text) : `$pw$${text}$pw$`;
+  return `${text}$`.includes('$pw$') ? session.escape(text) : `$pw$${text}$pw$`;
 }
 
 /**
  * `EXECUTE name(literals)` for a multi-statement simple query (an unnamed statement: its text with the
- * literals inlined). Statements this connection has not
- * prepared yet are added to `prepare` (run them first, then `markPrepared`): prepared statements live
- * per session, so each connection plans each statement once.
+ * literals inlined). Statements this session has not prepared yet are added to `prepare` (run them
+ * first, then `markPrepared`): prepared statements live per session (and survive rollbacks), so each
+ * connection plans each statement once.
  */
-export function executeText(client: pg.PoolClient, s: Statement, prepare: Map<string, string>): string {
-  if (!s.name) return s.text.replace(/\$(\d+)/g, (_, n: string) => literal(client, s.params[Number(n) - 1]));
-  if (!prepared.get(client)?.has(s.name)) prepare.set(s.name, `prepare ${s.name} as ${s.text}`);
-  return `execute ${s.name}(${s.params.map((p) => literal(client, p)).join(', ')})`;
+export function executeText(session: SqlSession, s: Statement, prepare: Map<string, string>): string {
+  if (!s.name) return s.text.replace(/\$(\d+)/g, (_, n: string) => literal(session, s.params[Number(n) - 1]));
+  if (!prepared.get(session.owner)?.has(s.name)) prepare.set(s.name, `prepare ${s.name} as ${s.text}`);
+  return `execute ${s.name}(${s.params.map((p) => literal(session, p)).join(', ')})`;
 }
 
-export function markPrepared(client: pg.PoolClient, names: Iterable<string>): void {
-  let done = prepared.get(client);
+export function markPrepared(session: SqlSession, names: Iterable<string>): void {
+  let done = prepared.get(session.owner);
   if (!done) {
     done = new Set();
-    prepared.set(client, done);
+    prepared.set(session.owner, done);
   }
   for (const n of names) done.add(n);
 }
