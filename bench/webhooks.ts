@@ -2,15 +2,18 @@
  * Benchmark 4: webhook ingestion end to end (signature, inbox row, handler with its Stripe re-read from
  * the emulator, commit) for a realistic mix of signed events, at concurrency 1 and 16, against "verify +
  * one INSERT" (bare node:http, the same SDK check, one pg INSERT). Every event gets a fresh id, so each one
- * is new work; afterwards every one must be in the inbox, handled.
+ * is a new inbox row; the first copy of a purchase's event fulfils it, later copies re-apply it
+ * idempotently, as Stripe's duplicate deliveries would. Afterwards every one must be in the inbox, handled.
  */
 import { sql } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { queryRows } from '../src/db/client';
 import { createStripeClient } from '../src/stripe/client';
 import { defaultHandlers } from '../src/webhooks/dispatch';
+import type { Deps } from '../src/deps';
 import { cannon } from './lib/cannon';
 import type { BenchContext } from './lib/context';
+import { CREDIT_TYPE, createUsers, serviceKey, userKeys } from './lib/fixtures';
 import { type Entry, entry } from './lib/results';
 import { serverScript, startChild } from './lib/servers';
 import { alternate, ROUNDS, sleep } from './lib/stats';
@@ -18,17 +21,82 @@ import { alternate, ROUNDS, sleep } from './lib/stats';
 export const WEBHOOK_SECRET = 'whsec_bench_signing_secret';
 
 const FLOWS = 8;
+const FEATURE = 'bench_reports';
+
+/** Where the mix is recorded: the emulator the app uses, the app, and library deps on its database. */
+export interface MixSource {
+  emulatorUrl: string;
+  appUrl: string;
+  deps: Deps;
+}
+
+type Call = (method: string, path: string, token: string, body?: unknown) => Promise<Record<string, unknown>>;
+
+/** A JSON call to the app's API that must succeed. */
+const appCall =
+  (appUrl: string): Call =>
+  async (method, path, token, body) => {
+    const r = await fetch(`${appUrl}/api/v1/${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = (await r.json()) as Record<string, unknown>;
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(answer)}`);
+    return answer;
+  };
+
+interface BenchPlan {
+  product: Record<string, unknown>;
+  monthly: Record<string, unknown>;
+  pack: Record<string, unknown>;
+}
 
 /**
- * The mix: the events the emulator really emits, in order, for FLOWS customers each buying a monthly
- * subscription through Checkout and a credit pack, then one renewal month later (checkout, customer,
- * payment intent, charge, invoice and subscription events: about a third have a handler, the rest are
- * stored and acknowledged), plus an edit of each product and price (catalog mirror handlers). Handlers
- * re-read their object from the emulator, as they would from Stripe. Spread over FLOWS customers so that
- * concurrent deliveries do not all queue on one subscription's rows.
+ * One plan of flow i in Paywire's catalog, through the admin API (so also in Stripe): a monthly
+ * subscription unlocking a feature with a monthly credit allowance, and a credit pack.
  */
-export async function templates(emulatorUrl: string): Promise<Stripe.Event[]> {
+async function createPlan(call: Call, adminKey: string, i: number): Promise<BenchPlan> {
+  const product = await call('POST', 'admin/products', adminKey, {
+    name: `Bench plan ${i}`,
+    product_type: 'subscription',
+  });
+  const grants = (...items: unknown[]) => ({ entitlements: items });
+  const credits = (quantity: number) => ({ type: 'CREDIT_GRANT', credit_type: CREDIT_TYPE, quantity });
+  const monthly = await call('POST', 'admin/prices', adminKey, {
+    product_id: product.id,
+    unit_amount: 2000 + i * 100,
+    currency: 'usd',
+    price_type: 'recurring',
+    billing_interval: 'month',
+    extra_metadata: grants({ type: 'FEATURE_UNLOCK', feature: FEATURE }, credits(10_000)),
+  });
+  const pack = await call('POST', 'admin/prices', adminKey, {
+    product_id: product.id,
+    unit_amount: 500,
+    currency: 'usd',
+    price_type: 'one_time',
+    extra_metadata: grants(credits(5_000)),
+  });
+  return { product, monthly, pack };
+}
+
+/**
+ * The mix: the events the emulator really emits, in order, for FLOWS Paywire users each buying a plan
+ * of Paywire's catalog through Paywire's checkout (a monthly subscription granting a feature and a
+ * credit allowance, then a credit pack), then one renewal a month later (checkout, customer, payment
+ * intent, charge, invoice and subscription events: some have a handler, the rest are stored and
+ * acknowledged), plus an edit of each product and price in the Stripe dashboard (catalog mirror
+ * handlers). Handlers re-read their object from the emulator, as they would from Stripe. Spread over
+ * FLOWS customers so that concurrent deliveries do not all queue on one subscription's rows.
+ *
+ * The app registers no webhook endpoint on a standalone emulator when it has a webhook secret (as here),
+ * so the emulator never delivers these events: the benchmark's replays are their deliveries, the first
+ * copy of each doing the fulfilment and later ones the idempotent re-application of a duplicate.
+ */
+export async function templates({ emulatorUrl, appUrl, deps }: MixSource): Promise<Stripe.Event[]> {
   const stripe = createStripeClient({ STRIPE_ENABLED: true }, { emulatorUrl })!;
+  const call = appCall(appUrl);
   const control = (path: string, body: unknown) =>
     fetch(`${emulatorUrl}${path}`, {
       method: 'POST',
@@ -37,32 +105,20 @@ export async function templates(emulatorUrl: string): Promise<Stripe.Event[]> {
     }).then((r) => {
       if (!r.ok) throw new Error(`emulator ${path}: ${r.status}`);
     });
+  const adminKey = await serviceKey(deps, ['admin']);
+  const users = await createUsers(deps.database, FLOWS);
+  const keys = await userKeys(deps, users, ['billing:write']);
   const since = Math.floor(Date.now() / 1000) - 1;
   for (let i = 0; i < FLOWS; i++) {
-    const product = await stripe.products.create({ name: `Bench plan ${i}` });
-    const monthly = await stripe.prices.create({
-      product: product.id,
-      unit_amount: 2000 + i * 100,
-      currency: 'usd',
-      recurring: { interval: 'month' },
-    });
-    const pack = await stripe.prices.create({ product: product.id, unit_amount: 500, currency: 'usd' });
-    const customer = await stripe.customers.create({ email: `bench${i}@example.com` });
-    for (const [mode, price] of [
-      ['subscription', monthly.id],
-      ['payment', pack.id],
-    ] as const) {
-      const session = await stripe.checkout.sessions.create({
-        mode,
-        customer: customer.id,
-        line_items: [{ price, quantity: 1 }],
-        success_url: 'http://127.0.0.1/success',
-        cancel_url: 'http://127.0.0.1/cancel',
+    const plan = await createPlan(call, adminKey, i);
+    for (const price of [plan.monthly, plan.pack]) {
+      const checkout = await call('POST', 'payments/checkout', keys[i]!, { price_id: price.id });
+      await control(`/_emulator/checkout/sessions/${checkout.session_id}/complete`, {
+        card: '4242424242424242',
       });
-      await control(`/_emulator/checkout/sessions/${session.id}/complete`, { card: '4242424242424242' });
     }
-    await stripe.products.update(product.id, { description: `edited ${i}` });
-    await stripe.prices.update(monthly.id, { nickname: `monthly ${i}` });
+    await stripe.products.update(plan.product.stripe_product_id as string, { description: `edited ${i}` });
+    await stripe.prices.update(plan.monthly.stripe_price_id as string, { nickname: `monthly ${i}` });
   }
   await control('/_emulator/clock/advance', { seconds: 32 * 86_400 });
   const skip = new Set(['product.created', 'price.created']);
@@ -92,7 +148,7 @@ function describeMix(events: Stripe.Event[]): string {
 
 export async function benchWebhooks(ctx: BenchContext): Promise<Entry[]> {
   ctx.log('webhooks: recording the event stream of real purchases on the emulator');
-  const mix = await templates(ctx.emulatorUrl);
+  const mix = await templates({ emulatorUrl: ctx.emulatorUrl, appUrl: ctx.app.url, deps: ctx.deps });
   const handledOnly = mix.filter(isHandled);
   const run = Date.now().toString(36);
   let seq = 0;
@@ -179,7 +235,7 @@ export async function benchWebhooks(ctx: BenchContext): Promise<Entry[]> {
       baselineName: 'verify + one INSERT',
       latency: app1,
       baselineLatency: bare1,
-      note: `${mixText}; handlers re-read from the emulator`,
+      note: `${mixText}; Paywire users buying catalog prices through its checkout, each event replayed with fresh ids (the first copy fulfils, later ones are duplicates); handlers re-read from the emulator`,
     }),
     entry({
       name: 'webhook_ingest_c16',

@@ -8,6 +8,7 @@ import { newId } from '../../src/lib/ids';
 import { createInvalidationBus } from '../../src/lib/invalidation';
 import { createLogger } from '../../src/lib/logger';
 import { createApiKey } from '../../src/modules/auth/auth.service';
+import type { Scope } from '../../src/modules/auth/scopes';
 import { grantCredits } from '../../src/modules/credits/credits.service';
 
 export const CREDIT_TYPE = 'ai_tokens';
@@ -41,17 +42,20 @@ export async function createUsers(database: Database, n: number, role: 'user' | 
   return ids;
 }
 
-/** An admin's service key (acts for any non-admin user through `user_id`), as the host backend holds. */
-export async function serviceKey(deps: Deps): Promise<string> {
+/**
+ * An admin's service key (acts for any non-admin user through `user_id`), as the host backend holds;
+ * by default with the scopes feature code needs, or e.g. `admin` and `billing:write` to manage the
+ * catalog and start checkouts for users.
+ */
+export async function serviceKey(
+  deps: Deps,
+  scopes: Scope[] = ['credits:read', 'credits:write', 'entitlements:read'],
+): Promise<string> {
   const [adminId] = await createUsers(deps.database, 1, 'admin');
   const key = await createApiKey(
     deps,
     { id: adminId!, role: 'admin' },
-    {
-      name: 'bench service key',
-      scopes: ['credits:read', 'credits:write', 'entitlements:read'],
-      on_behalf: true,
-    },
+    { name: 'bench service key', scopes, on_behalf: true },
   );
   return key.key;
 }
@@ -60,4 +64,17 @@ export async function grant(deps: Deps, userIds: string[], amount: number) {
   for (const userId of userIds) {
     await grantCredits(deps, { userId, creditType: CREDIT_TYPE, amount, pool: 'purchased' });
   }
+}
+
+/**
+ * One API key per user, held by the user itself: what a product's front end would call billing routes
+ * with (a service key acts for users only on routes that take a `user_id`, and checkout does not).
+ */
+export async function userKeys(deps: Deps, userIds: string[], scopes: Scope[]): Promise<string[]> {
+  const keys: string[] = [];
+  for (const id of userIds) {
+    const key = await createApiKey(deps, { id, role: 'user' }, { name: 'bench user key', scopes });
+    keys.push(key.key);
+  }
+  return keys;
 }

@@ -41,6 +41,11 @@ export interface MirrorOutcome {
   warnings: string[];
 }
 
+/** mirrorProduct's outcome also carries the local product row as it now stands (locked). */
+export interface ProductOutcome extends MirrorOutcome {
+  row: ProductRow;
+}
+
 type ProductValues = Omit<ProductRow, 'id' | 'createdAt' | 'updatedAt' | 'stripeAsOf'>;
 type PriceValues = Omit<PriceRow, 'id' | 'createdAt' | 'updatedAt' | 'stripeAsOf' | 'version'>;
 
@@ -120,7 +125,7 @@ async function productValues(
  */
 const lockCatalog = (q: Queryable) => q.execute(sql`select pg_advisory_xact_lock(7243002)`);
 
-export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date): Promise<MirrorOutcome> {
+export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date): Promise<ProductOutcome> {
   await lockCatalog(q);
   const warnings: string[] = [];
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -130,7 +135,8 @@ export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date)
       .where(eq(products.stripeProductId, p.id))
       .for('update');
     if (existing) {
-      if (isStale(existing, asOf)) return { id: existing.id, created: false, updated: false, warnings };
+      const kept = { id: existing.id, created: false, updated: false, warnings, row: existing };
+      if (isStale(existing, asOf)) return kept;
       const values = await productValues(q, p, existing, warnings);
       if (values.key !== existing.key && values.key && (await productKeyTaken(q, values.key, existing.id))) {
         warnings.push(
@@ -138,12 +144,13 @@ export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date)
         );
         values.key = existing.key;
       }
-      if (sameValues(existing, values)) return { id: existing.id, created: false, updated: false, warnings };
-      await q
+      if (sameValues(existing, values)) return kept;
+      const [row] = await q
         .update(products)
         .set({ ...values, stripeAsOf: asOf, updatedAt: new Date() })
-        .where(eq(products.id, existing.id));
-      return { id: existing.id, created: false, updated: true, warnings };
+        .where(eq(products.id, existing.id))
+        .returning();
+      return { id: existing.id, created: false, updated: true, warnings, row: row! };
     }
     const values = await productValues(q, p, undefined, warnings);
     if (values.key && (await productKeyTaken(q, values.key))) {
@@ -155,12 +162,12 @@ export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date)
     const preferred = p.metadata?.[MD.id];
     const id = attempt === 0 && preferred && isUuid(preferred) ? preferred : newId();
     // DO NOTHING on any conflict: a concurrent insert of the same Stripe id is found by the next loop.
-    const inserted = await q
+    const [inserted] = await q
       .insert(products)
       .values({ id, ...values, stripeAsOf: asOf })
       .onConflictDoNothing()
-      .returning({ id: products.id });
-    if (inserted[0]) return { id: inserted[0].id, created: true, updated: false, warnings };
+      .returning();
+    if (inserted) return { id: inserted.id, created: true, updated: false, warnings, row: inserted };
   }
   throw new Error(`Could not store Stripe product ${p.id}`);
 }
@@ -192,13 +199,13 @@ export async function archiveStripePrice(q: Queryable, stripePriceId: string, as
   return rows.length;
 }
 
-function readGrants(
+async function readGrants(
+  q: Queryable,
   price: Stripe.Price,
   existing: PriceRow | undefined,
   product: ProductRow,
-  tierKeys: Map<string, string>,
   warnings: string[],
-): ExtraMetadata {
+): Promise<ExtraMetadata> {
   const md = price.metadata ?? {};
   const recurring = !!price.recurring;
   const decoded = decodeJson(md, MD.grants);
@@ -215,7 +222,9 @@ function readGrants(
     return EMPTY_GRANTS; // managed by Paywire, written without grants
   }
   if (existing) return existing.extraMetadata;
-  // A price made outside Paywire: the product's conveniences are what it grants.
+  // A price made outside Paywire: the product's conveniences are what it grants (the tiers are read
+  // only here: a price Paywire wrote carries its grants).
+  const tierKeys = await tierKeysById(q);
   return withConveniences(EMPTY_GRANTS, product, (id) => tierKeys.get(id), recurring);
 }
 
@@ -229,13 +238,22 @@ function priceType(price: Stripe.Price, product: ProductRow, existing: PriceRow 
 
 /**
  * Inserts or updates the local price mirroring a Stripe price. Its product must exist locally
- * (mirror the product first); returns id null with a warning when it does not.
+ * (mirror the product first); returns id null with a warning when it does not. `mirrored` is the
+ * outcome of mirrorProduct for this price's product in the same transaction: the catalog lock is then
+ * held and the product row at hand, so neither is asked for again.
  */
-export async function mirrorPrice(q: Queryable, price: Stripe.Price, asOf: Date): Promise<MirrorOutcome> {
-  await lockCatalog(q);
+export async function mirrorPrice(
+  q: Queryable,
+  price: Stripe.Price,
+  asOf: Date,
+  mirrored?: ProductOutcome,
+): Promise<MirrorOutcome> {
   const warnings: string[] = [];
   const stripeProductId = typeof price.product === 'string' ? price.product : price.product.id;
-  const [product] = await q.select().from(products).where(eq(products.stripeProductId, stripeProductId));
+  const product =
+    mirrored?.row.stripeProductId === stripeProductId
+      ? mirrored.row
+      : await lockedProduct(q, stripeProductId);
   if (!product) {
     warnings.push(`price ${price.id}: product ${stripeProductId} is not in the local catalog; skipped`);
     return { id: null, created: false, updated: false, warnings };
@@ -244,7 +262,6 @@ export async function mirrorPrice(q: Queryable, price: Stripe.Price, asOf: Date)
     warnings.push(`price ${price.id}: no unit_amount (tiered or custom pricing is not supported); skipped`);
     return { id: null, created: false, updated: false, warnings };
   }
-  const tierKeys = await tierKeysById(q);
   const interval = price.recurring?.interval;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [existing] = await q.select().from(prices).where(eq(prices.stripePriceId, price.id)).for('update');
@@ -268,7 +285,7 @@ export async function mirrorPrice(q: Queryable, price: Stripe.Price, asOf: Date)
       nickname: price.nickname ?? null,
       stripePriceId: price.id,
       isActive: price.active,
-      extraMetadata: readGrants(price, existing, product, tierKeys, warnings),
+      extraMetadata: await readGrants(q, price, existing, product, warnings),
       replacesPriceId:
         md[MD.replaces] && isUuid(md[MD.replaces]) ? md[MD.replaces] : (existing?.replacesPriceId ?? null),
     };
@@ -309,6 +326,13 @@ export async function mirrorPrice(q: Queryable, price: Stripe.Price, asOf: Date)
     }
   }
   throw new Error(`Could not store Stripe price ${price.id}`);
+}
+
+/** Takes the catalog lock, then reads the local product of a Stripe product. */
+async function lockedProduct(q: Queryable, stripeProductId: string): Promise<ProductRow | undefined> {
+  await lockCatalog(q);
+  const [product] = await q.select().from(products).where(eq(products.stripeProductId, stripeProductId));
+  return product;
 }
 
 export async function recordVersion(q: Queryable, priceId: string, version: number, meta: ExtraMetadata) {

@@ -62,7 +62,7 @@ async function mirrorAll<T extends Stripe.Product | Stripe.Price>(
   counts: Counts,
   warnings: string[],
   onProgress: Progress | undefined,
-  mirror: (q: Queryable, item: T) => ReturnType<typeof mirrorProduct>,
+  mirror: (q: Queryable, item: T) => ReturnType<typeof mirrorPrice>,
 ) {
   onProgress?.(phase, 0, items.length);
   let done = 0;

@@ -47,15 +47,39 @@ export interface PreparedCheckout {
 export const isPaidSession = (s: Stripe.Checkout.Session) =>
   s.status === 'complete' && (s.payment_status === 'paid' || s.payment_status === 'no_payment_required');
 
+/**
+ * Objects the caller has just read from Stripe in the same delivery (the first invoice's `invoice.paid`
+ * reads its invoice, with payments, and subscription), and when that read started: as fresh as reading
+ * them again, so they are not.
+ */
+export interface JustRead {
+  subscription: Stripe.Subscription | null;
+  invoice: Stripe.Invoice;
+  asOf: Date;
+}
+
 /** Reads the session and what it created from Stripe (before any transaction). */
-export async function prepareCheckout(deps: Deps, sessionId: string): Promise<PreparedCheckout> {
+export async function prepareCheckout(
+  deps: Deps,
+  sessionId: string,
+  justRead?: JustRead,
+): Promise<PreparedCheckout> {
   const stripe = requireStripe(deps);
-  const asOf = deps.wallClock.now();
+  // The watermark is when the subscription read used here started.
+  const asOf = justRead?.asOf ?? deps.wallClock.now();
   const session = await stripe.checkout.sessions.retrieve(sessionId);
   const subId = idOf(session.subscription as string | Stripe.Subscription | null);
   const invoiceId = idOf(session.invoice as string | Stripe.Invoice | null);
-  let subscription = subId ? await stripe.subscriptions.retrieve(subId) : null;
-  const invoice = invoiceId ? await stripe.invoices.retrieve(invoiceId, { expand: ['payments'] }) : null;
+  let subscription = !subId
+    ? null
+    : justRead?.subscription?.id === subId
+      ? justRead.subscription
+      : await stripe.subscriptions.retrieve(subId);
+  const invoice = !invoiceId
+    ? null
+    : justRead?.invoice.id === invoiceId
+      ? justRead.invoice
+      : await stripe.invoices.retrieve(invoiceId, { expand: ['payments'] });
   let duplicateOf: string | null = null;
   if (subscription && isPaidSession(session) && !TERMINAL_STATUSES.has(subscription.status)) {
     duplicateOf = await cancelIfSecond(deps, stripe, session, subscription, invoice);

@@ -1,6 +1,6 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
-import type { Db, Tx } from '../../db/client';
+import { type Db, queryRows, type Tx } from '../../db/client';
 import type { Deps } from '../../deps';
 import { clawback, restoreClawback } from '../credits/credits.lifecycle';
 import type { EntitlementRow } from '../entitlements/entitlements.tables';
@@ -131,15 +131,39 @@ const snapshot = (r: EntitlementRow): RevokedGrant => ({
  * dispute revokes and claws back, and a won dispute restores exactly that (new grants, never past the
  * original expiry). Safe to run any number of times.
  */
+/**
+ * Whether the payment has live refunds or withheld disputes, in one round trip: most payments have
+ * neither, and then the two reads below (the disputes' with a row lock) are not sent at all.
+ */
+async function adjustmentsOf(tx: Tx, paymentId: string): Promise<{ refunds: boolean; disputes: boolean }> {
+  const live = sql.join(
+    [...LIVE_REFUND].map((s) => sql`${s}`),
+    sql`, `,
+  );
+  const [row] = await queryRows<{ refunds: boolean; disputes: boolean }>(
+    tx,
+    sql`select exists (select 1 from ${paymentRefunds} where ${paymentRefunds.paymentId} = ${paymentId}
+          and ${paymentRefunds.status} in (${live})) as refunds,
+        exists (select 1 from ${paymentDisputes} where ${paymentDisputes.paymentId} = ${paymentId}
+          and ${paymentDisputes.revokedAt} is not null) as disputes`,
+  );
+  return row!;
+}
+
 export async function applyAdjustments(deps: Deps, tx: Tx, payment: PaymentRow): Promise<void> {
   const refs = referencesOf(payment);
   if (!refs.length) return;
   const d = inTx(deps, tx);
   const policy = deps.config.CREDIT_CLAWBACK;
-  const refunds = await tx
-    .select()
-    .from(paymentRefunds)
-    .where(and(eq(paymentRefunds.paymentId, payment.id), inArray(paymentRefunds.status, [...LIVE_REFUND])));
+  const has = await adjustmentsOf(tx, payment.id);
+  const refunds = has.refunds
+    ? await tx
+        .select()
+        .from(paymentRefunds)
+        .where(
+          and(eq(paymentRefunds.paymentId, payment.id), inArray(paymentRefunds.status, [...LIVE_REFUND])),
+        )
+    : [];
   for (const r of refunds) {
     const taken = await clawback(
       d,
@@ -163,11 +187,13 @@ export async function applyAdjustments(deps: Deps, tx: Tx, payment: PaymentRow):
       await revokeByReference(d, tx, ref, 'refunded', { includeCredits: policy !== 'none' });
   }
 
-  const disputes = await tx
-    .select()
-    .from(paymentDisputes)
-    .where(and(eq(paymentDisputes.paymentId, payment.id), isNotNull(paymentDisputes.revokedAt)))
-    .for('update');
+  const disputes = has.disputes
+    ? await tx
+        .select()
+        .from(paymentDisputes)
+        .where(and(eq(paymentDisputes.paymentId, payment.id), isNotNull(paymentDisputes.revokedAt)))
+        .for('update')
+    : [];
   for (const dp of disputes) {
     const won = disputeState(dp.status) === 'won';
     if (!won) {

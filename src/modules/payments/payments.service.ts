@@ -205,6 +205,15 @@ export interface InvoicePaymentInput {
   now: Date;
 }
 
+/** Whether a paid row already has these links: re-applying a repeated invoice then writes nothing. */
+const unchanged = (
+  row: PaymentRow,
+  links: Pick<PaymentRow, 'subscriptionId' | 'priceId' | 'stripeSubscriptionId'>,
+): boolean =>
+  row.subscriptionId === links.subscriptionId &&
+  row.priceId === links.priceId &&
+  row.stripeSubscriptionId === links.stripeSubscriptionId;
+
 /**
  * The payment of one invoice, unique on the invoice id: created on first sight, then moved by later
  * events (a failed renewal that a retry pays becomes succeeded; a paid one never goes back to failed).
@@ -212,7 +221,8 @@ export interface InvoicePaymentInput {
 export async function recordInvoicePayment(tx: Tx, input: InvoicePaymentInput): Promise<PaymentRow> {
   const inv = input.invoice;
   const paid = input.outcome === 'paid';
-  await tx
+  // A new row is ours (locked by its insert); a copy of a known invoice locks the existing one.
+  const [inserted] = await tx
     .insert(payments)
     .values({
       userId: input.userId,
@@ -230,9 +240,13 @@ export async function recordInvoicePayment(tx: Tx, input: InvoicePaymentInput): 
       createdAt: input.now,
       updatedAt: input.now,
     })
-    .onConflictDoNothing({ target: payments.stripeInvoiceId });
-  const row = (await lockPayment(tx, { invoiceId: inv.id }))!;
-  await claimStripeId(tx, row.id, 'stripePaymentIntentId', input.paymentIntentId);
+    .onConflictDoNothing({ target: payments.stripeInvoiceId })
+    .returning();
+  const row = inserted ?? (await lockPayment(tx, { invoiceId: inv.id }))!;
+  // Already holding this payment intent (a repeated delivery): no other row can hold it.
+  if (row.stripePaymentIntentId !== input.paymentIntentId) {
+    await claimStripeId(tx, row.id, 'stripePaymentIntentId', input.paymentIntentId);
+  }
   const subscriptionStripeId = inv.parent?.subscription_details?.subscription;
   const base = {
     subscriptionId: row.subscriptionId ?? input.subscriptionId,
@@ -242,7 +256,7 @@ export async function recordInvoicePayment(tx: Tx, input: InvoicePaymentInput): 
     updatedAt: input.now,
   };
   if (paid) {
-    if (isPaid(row)) return updatePayment(tx, row.id, base);
+    if (isPaid(row)) return unchanged(row, base) ? row : updatePayment(tx, row.id, base);
     const amount = inv.amount_paid;
     return updatePayment(tx, row.id, {
       ...base,

@@ -120,7 +120,9 @@ async function localState(u: Customer) {
  */
 function eventsOf(events: Stripe.Event[], customerId: string) {
   return events.filter((e) => {
-    if (!defaultHandlers[e.type]) return false;
+    // invoice.payment_succeeded has no handler on purpose (invoice.paid carries the same news): it is
+    // delivered anyway, to show that its copies record nothing twice.
+    if (!defaultHandlers[e.type] && e.type !== 'invoice.payment_succeeded') return false;
     const o = e.data.object as { id?: string; object?: string; customer?: unknown };
     return o.customer === customerId || (o.object === 'customer' && o.id === customerId);
   });

@@ -1,9 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import type { Tx } from '../../db/client';
 import type { Deps } from '../../deps';
 import { isUuid } from '../../lib/ids';
 import { getPrice, getPriceByStripeId } from '../catalog/catalog.service';
+import { prices } from '../catalog/catalog.tables';
 import { endSubscriptionDiscounts } from '../discounts/subscription-discounts';
 import { applyEndPolicy } from '../entitlements/entitlements.service';
 import { findUserByStripeCustomer, getUserIn } from '../users/users.service';
@@ -25,6 +26,20 @@ export async function userOfSubscription(tx: Tx, sub: Stripe.Subscription): Prom
   const customer = idOf(sub.customer as string | Stripe.Customer);
   if (!customer) return null;
   return (await findUserByStripeCustomer(tx, customer))?.id ?? null;
+}
+
+/**
+ * The local subscription, locked, with the local price of its Stripe price in the same round trip (a
+ * known subscription needs both); undefined when the subscription has no row yet.
+ */
+async function lockWithPrice(tx: Tx, stripeSubscriptionId: string, stripePriceId: string | null) {
+  const [found] = await tx
+    .select({ sub: subscriptions, price: prices })
+    .from(subscriptions)
+    .leftJoin(prices, stripePriceId ? eq(prices.stripePriceId, stripePriceId) : sql`false`)
+    .where(eq(subscriptions.stripeSubscriptionId, stripeSubscriptionId))
+    .for('update', { of: subscriptions });
+  return found;
 }
 
 /**
@@ -51,20 +66,20 @@ export async function syncSubscription(
   const status = fresh.status as SubscriptionStatus;
   const pastDue = status === 'past_due' || status === 'unpaid';
 
-  const [locked] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.stripeSubscriptionId, fresh.id))
-    .for('update');
-  let prev: SubscriptionRow | null = locked ?? null;
+  const stripePrice = stripePriceIdOf(fresh);
+  const locked = await lockWithPrice(tx, fresh.id, stripePrice);
+  let prev: SubscriptionRow | null = locked?.sub ?? null;
   // The owner before the price: a subscription of no Paywire user needs neither (one read fewer).
   const userId = prev ? prev.userId : await userOfSubscription(tx, fresh);
   if (!userId) {
     deps.logger.warn({ subscription: fresh.id }, 'subscription of no Paywire user; not recorded');
     return null;
   }
-  const stripePrice = stripePriceIdOf(fresh);
-  const price = stripePrice ? await getPriceByStripeId(tx, stripePrice) : undefined;
+  const price = locked
+    ? (locked.price ?? undefined)
+    : stripePrice
+      ? await getPriceByStripeId(tx, stripePrice)
+      : undefined;
   const fields = {
     priceId: price?.id ?? null,
     stripeCustomerId: idOf(fresh.customer as string | Stripe.Customer) ?? '',

@@ -53,7 +53,11 @@ export async function freshInvoice(
     const ours = fresh.sub.metadata?.payment_id;
     const payment = byInvoice ?? (ours ? await getPayment(deps.db, ours) : undefined);
     if (payment?.stripeCheckoutSessionId && payment.kind === 'checkout') {
-      checkout = await prepareCheckout(deps, payment.stripeCheckoutSessionId);
+      checkout = await prepareCheckout(deps, payment.stripeCheckoutSessionId, {
+        subscription: fresh.sub,
+        invoice,
+        asOf: fresh.asOf,
+      });
     }
   }
   return { ...fresh, invoice, checkout };

@@ -5,6 +5,7 @@ import {
   mirrorPrice,
   mirrorProduct,
 } from '../../modules/catalog/catalog.service';
+import type { ProductOutcome } from '../../modules/catalog/mirror';
 import { defineHandler } from '../handler';
 import { type Fresh, freshPrice, freshProduct } from './catalog-fetch';
 
@@ -33,11 +34,12 @@ export const priceSync = defineHandler<Fresh<Stripe.Price>>({
       return;
     }
     const product = price.product;
+    let mirrored: ProductOutcome | undefined;
     if (typeof product === 'object' && product && !('deleted' in product && product.deleted)) {
-      const outcome = await mirrorProduct(tx, product as Stripe.Product, fresh.asOf);
-      for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
+      mirrored = await mirrorProduct(tx, product as Stripe.Product, fresh.asOf);
+      for (const w of mirrored.warnings) deps.logger.warn({ event: event.id }, w);
     }
-    const outcome = await mirrorPrice(tx, price, fresh.asOf);
+    const outcome = await mirrorPrice(tx, price, fresh.asOf, mirrored);
     for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
   },
 });
