@@ -1,15 +1,28 @@
 import type Stripe from 'stripe';
 import type { Tx } from '../db/client';
 import type { Deps } from '../deps';
+import type { Moment } from '../stripe/shared-read';
 
 /**
  * One webhook event type's work. `prepare` runs before any transaction opens and is where Stripe is
  * read (never inside the transaction); `apply` writes inside the inbox transaction that also marks
  * the event handled, so it must use `tx` only (on PGlite, a query on `deps.db` would wait forever).
+ * `context` says when the delivery arrived, which decides whose in-flight Stripe reads it may share
+ * (src/stripe/shared-read.ts); callers that do not pass it (`paywire sync`) share only reads started
+ * after the call.
  */
 export interface WebhookHandler<P = unknown> {
-  prepare?(event: Stripe.Event, deps: Deps): Promise<P>;
+  prepare?(event: Stripe.Event, deps: Deps, context?: PrepareContext): Promise<P>;
   apply(tx: Tx, event: Stripe.Event, prepared: P, deps: Deps): Promise<void>;
+}
+
+/** What `prepare` learns about its delivery besides the event. */
+export interface PrepareContext {
+  /**
+   * When the delivery arrived (the webhook route), or when processing started (replays, the retry job):
+   * in-flight Stripe reads started after it may be shared.
+   */
+  arrivedAt: Moment;
 }
 
 /** Event type -> handler. */

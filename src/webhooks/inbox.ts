@@ -7,6 +7,7 @@ import type { Deps } from '../deps';
 import { AppError, notFound } from '../lib/errors';
 import { faultPoint } from '../lib/faults';
 import { scrub } from '../lib/logger';
+import type { Moment } from '../stripe/shared-read';
 import { handlersFor } from './dispatch';
 import type { HandlerRegistry } from './handler';
 import { type InboxRow, inboxBatcher } from './inbox-batch';
@@ -36,6 +37,11 @@ export interface ProcessOptions {
   fresh?: boolean;
   /** How long to wait for another copy's row lock before answering 409 (default LOCK_WAIT_MS). */
   lockWaitMs?: number;
+  /**
+   * When the delivery arrived (performance.now()), passed to the handler's `prepare` (shared-read.ts).
+   * Default: when processing starts, which is later than any arrival and so always safe.
+   */
+  arrivedAt?: Moment;
 }
 
 export interface RecordOptions {
@@ -104,6 +110,7 @@ function ownPool(deps: Pick<Deps, 'db' | 'database'>): pg.Pool | undefined {
 
 /** Records a verified event and processes it (the webhook route). */
 export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string): Promise<ProcessStatus> {
+  const arrivedAt = performance.now();
   if (!handlersFor(deps)[event.type]) {
     // Nothing to apply: the row goes in already handled (ignored), the state the two steps below would
     // reach, in one statement and one flush. A copy already in the inbox takes the usual way.
@@ -120,7 +127,7 @@ export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string
   // before then loses only an unanswered delivery, which Stripe retries). One flush per event, not two.
   const inserted = await recordEvent(deps, event, { deferFlush: true, raw });
   faultPoint('webhook:after-insert', event.type);
-  return processEvent(deps, event.id, { event, fresh: inserted });
+  return processEvent(deps, event.id, { event, fresh: inserted, arrivedAt });
 }
 
 /**
@@ -164,6 +171,7 @@ async function processOnce(
   opts: ProcessOptions,
   seen: { type: string },
 ): Promise<ProcessStatus> {
+  const arrivedAt = opts.arrivedAt ?? performance.now();
   let event = opts.event;
   if (!opts.fresh || !event) {
     const [row] = await deps.db
@@ -177,7 +185,7 @@ async function processOnce(
   }
   const handler = (opts.registry ?? handlersFor(deps))[event.type];
   try {
-    const prepared = handler?.prepare ? await handler.prepare(event, deps) : undefined;
+    const prepared = handler?.prepare ? await handler.prepare(event, deps, { arrivedAt }) : undefined;
     const wait = Math.max(1, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS));
     const status = await inInboxTransaction(deps, id, wait, !!handler, async (tx) => {
       if (handler) await handler.apply(tx, event, prepared, deps);

@@ -1,7 +1,7 @@
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../db/client';
 import { countRows, createTestApp, isPostgres, type TestApp } from '../../test/harness';
@@ -175,6 +175,54 @@ describe('the inbox', () => {
     await deliverEvent(newer);
     await deliverEvent(older);
     expect((await localProduct(product.id))!.name).toBe('v3');
+  });
+
+  it('deliveries about one product share a Stripe read started after they arrived, never one started before', async () => {
+    const product = await s.stripe.products.create({ name: 'Shared' });
+    await s.stripe.products.update(product.id, { name: 'Shared v2' });
+    const base = await eventFor('product.updated', product.id);
+    const [a, b, c] = ['a', 'b', 'c'].map((k) => ({ ...base, id: `${base.id}_${k}` }));
+    for (const e of [a!, b!, c!]) await recordEvent(s.t.deps, e);
+    const products = s.t.deps.stripe!.products;
+    const retrieve = products.retrieve.bind(products);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    // The read is held in flight until every delivery has asked for it.
+    const reads = vi.spyOn(products, 'retrieve').mockImplementation((async (id: string) => {
+      await gate;
+      return retrieve(id);
+    }) as never);
+    const asked: string[] = [];
+    overrideHandlers(s.t.deps, {
+      ...defaultHandlers,
+      'product.updated': {
+        prepare: (event: Stripe.Event, deps: typeof s.t.deps, context?: { arrivedAt: number }) => {
+          asked.push(event.id);
+          return productSync.prepare!(event, deps, context);
+        },
+        apply: productSync.apply,
+      },
+    });
+    try {
+      const arrived = performance.now();
+      const first = processEvent(s.t.deps, a!.id, { event: a, arrivedAt: arrived });
+      const second = processEvent(s.t.deps, b!.id, { event: b, arrivedAt: arrived });
+      await vi.waitFor(() => expect(asked).toHaveLength(2));
+      expect(reads).toHaveBeenCalledTimes(1);
+      // Arrived after that read started: it may predate this delivery's change, so it is not shared.
+      const third = processEvent(s.t.deps, c!.id, { event: c, arrivedAt: performance.now() });
+      await vi.waitFor(() => expect(asked).toHaveLength(3));
+      expect(reads).toHaveBeenCalledTimes(2);
+      release();
+      expect(await Promise.all([first, second, third])).toEqual(['processed', 'processed', 'processed']);
+    } finally {
+      release();
+      reads.mockRestore();
+      overrideHandlers(s.t.deps, null);
+    }
+    expect((await localProduct(product.id))!.name).toBe('Shared v2');
   });
 
   it('processes one event delivered 5 times, 3 of them concurrently, exactly once', async () => {

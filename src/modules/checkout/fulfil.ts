@@ -26,6 +26,13 @@ import {
 } from '../subscriptions/subscriptions.service';
 import { getUserIn } from '../users/users.service';
 import { requireStripe } from '../../stripe/client';
+import {
+  type Moment,
+  type Reread,
+  readCheckoutSession,
+  readInvoice,
+  readSubscription,
+} from '../../stripe/shared-read';
 
 /**
  * Fulfilment of a paid Checkout Session (SPEC sections 4 and 10), shared by `checkout.session.completed`,
@@ -58,31 +65,42 @@ export interface JustRead {
   asOf: Date;
 }
 
-/** Reads the session and what it created from Stripe (before any transaction). */
+/**
+ * Reads the session and what it created from Stripe (before any transaction). `arrivedAt`: when the
+ * delivery that asks arrived, so these reads may be shared with concurrent deliveries (shared-read.ts).
+ */
 export async function prepareCheckout(
   deps: Deps,
   sessionId: string,
   justRead?: JustRead,
+  arrivedAt?: Moment,
 ): Promise<PreparedCheckout> {
   const stripe = requireStripe(deps);
-  // The watermark is when the subscription read used here started.
-  const asOf = justRead?.asOf ?? deps.wallClock.now();
-  const session = await stripe.checkout.sessions.retrieve(sessionId);
+  const reads: Array<{ asOf: Date }> = justRead ? [justRead] : [];
+  const read = <T>(r: Reread<T>) => {
+    reads.push(r);
+    return r.value;
+  };
+  const session = await read(readCheckoutSession(deps, sessionId, arrivedAt));
   const subId = idOf(session.subscription as string | Stripe.Subscription | null);
   const invoiceId = idOf(session.invoice as string | Stripe.Invoice | null);
   let subscription = !subId
     ? null
     : justRead?.subscription?.id === subId
       ? justRead.subscription
-      : await stripe.subscriptions.retrieve(subId);
+      : await read(readSubscription(deps, subId, arrivedAt));
   const invoice = !invoiceId
     ? null
     : justRead?.invoice.id === invoiceId
       ? justRead.invoice
-      : await stripe.invoices.retrieve(invoiceId, { expand: ['payments'] });
+      : await read(readInvoice(deps, invoiceId, arrivedAt));
+  // The watermark: when the earliest of the reads used here started (a shared read may have started
+  // before the ones after it), so it never claims state newer than what was read.
+  const asOf = new Date(Math.min(...reads.map((r) => r.asOf.getTime())));
   let duplicateOf: string | null = null;
   if (subscription && isPaidSession(session) && !TERMINAL_STATUSES.has(subscription.status)) {
     duplicateOf = await cancelIfSecond(deps, stripe, session, subscription, invoice);
+    // Read anew, never shared: it must see the cancellation just made.
     if (duplicateOf) subscription = await stripe.subscriptions.retrieve(subscription.id);
   }
   return { session, subscription, invoice, asOf, duplicateOf };

@@ -9,11 +9,14 @@ import {
 } from '../../modules/payments/payments.service';
 import { idOf, isMissing, subscriptionIdOfInvoice } from '../../modules/subscriptions/stripe-shapes';
 import { requireStripe } from '../../stripe/client';
+import { type Moment, readInvoice, readSubscription } from '../../stripe/shared-read';
 
 /**
  * Reads for the billing handlers, before the transaction (SPEC section 10). Handlers never trust the
  * payload: the subscription, invoice, session, charge or dispute is re-read from Stripe, and `asOf` (when
- * the read started) is the watermark the subscription record is compared against.
+ * the read started) is the watermark the subscription record is compared against. `arrivedAt` (when the
+ * delivery arrived) lets the subscription and invoice reads be shared with concurrent deliveries
+ * (src/stripe/shared-read.ts).
  */
 
 export interface FreshSubscription {
@@ -21,13 +24,17 @@ export interface FreshSubscription {
   asOf: Date;
 }
 
-export async function freshSubscription(deps: Deps, id: string | null): Promise<FreshSubscription> {
-  const asOf = deps.wallClock.now();
-  if (!id) return { sub: null, asOf };
+export async function freshSubscription(
+  deps: Deps,
+  id: string | null,
+  arrivedAt?: Moment,
+): Promise<FreshSubscription> {
+  if (!id) return { sub: null, asOf: deps.wallClock.now() };
+  const read = readSubscription(deps, id, arrivedAt);
   try {
-    return { sub: await requireStripe(deps).subscriptions.retrieve(id), asOf };
+    return { sub: await read.value, asOf: read.asOf };
   } catch (err) {
-    if (isMissing(err)) return { sub: null, asOf };
+    if (isMissing(err)) return { sub: null, asOf: read.asOf };
     throw err;
   }
 }
@@ -41,23 +48,27 @@ export interface FreshInvoice extends FreshSubscription {
 export async function freshInvoice(
   deps: Deps,
   event: Stripe.Event,
-  opts: { checkout: boolean },
+  opts: { checkout: boolean; arrivedAt?: Moment },
 ): Promise<FreshInvoice> {
-  const stripe = requireStripe(deps);
   const payload = event.data.object as Stripe.Invoice;
-  const invoice = await stripe.invoices.retrieve(payload.id!, { expand: ['payments'] });
-  const fresh = await freshSubscription(deps, subscriptionIdOfInvoice(invoice));
+  const invoice = await readInvoice(deps, payload.id!, opts.arrivedAt).value;
+  const fresh = await freshSubscription(deps, subscriptionIdOfInvoice(invoice), opts.arrivedAt);
   let checkout: PreparedCheckout | null = null;
   if (opts.checkout && invoice.billing_reason === 'subscription_create' && fresh.sub) {
     const byInvoice = await getPaymentByInvoice(deps.db, invoice.id!);
     const ours = fresh.sub.metadata?.payment_id;
     const payment = byInvoice ?? (ours ? await getPayment(deps.db, ours) : undefined);
     if (payment?.stripeCheckoutSessionId && payment.kind === 'checkout') {
-      checkout = await prepareCheckout(deps, payment.stripeCheckoutSessionId, {
-        subscription: fresh.sub,
-        invoice,
-        asOf: fresh.asOf,
-      });
+      checkout = await prepareCheckout(
+        deps,
+        payment.stripeCheckoutSessionId,
+        {
+          subscription: fresh.sub,
+          invoice,
+          asOf: fresh.asOf,
+        },
+        opts.arrivedAt,
+      );
     }
   }
   return { ...fresh, invoice, checkout };

@@ -11,7 +11,7 @@ import { type Fresh, freshPrice, freshProduct } from './catalog-fetch';
 
 /** product.created / product.updated: mirror the product as Stripe has it now. */
 export const productSync = defineHandler<Fresh<Stripe.Product>>({
-  prepare: (event, deps) => freshProduct(event, deps),
+  prepare: (event, deps, context) => freshProduct(event, deps, context?.arrivedAt),
   async apply(tx, event, fresh, deps) {
     const id = (event.data.object as Stripe.Product).id;
     if (!fresh.object) {
@@ -25,7 +25,7 @@ export const productSync = defineHandler<Fresh<Stripe.Product>>({
 
 /** price.created / price.updated: mirror the price (and its product, when new) as Stripe has them now. */
 export const priceSync = defineHandler<Fresh<Stripe.Price>>({
-  prepare: (event, deps) => freshPrice(event, deps),
+  prepare: (event, deps, context) => freshPrice(event, deps, context?.arrivedAt),
   async apply(tx, event, fresh, deps) {
     const id = (event.data.object as Stripe.Price).id;
     const price = fresh.object;

@@ -7,7 +7,8 @@ import { defineHandler } from '../handler';
  * grants of the price, the discount redemption - in one transaction, once (SPEC section 10).
  */
 const checkoutCompleted = defineHandler<PreparedCheckout>({
-  prepare: (event, deps) => prepareCheckout(deps, (event.data.object as Stripe.Checkout.Session).id),
+  prepare: (event, deps, context) =>
+    prepareCheckout(deps, (event.data.object as Stripe.Checkout.Session).id, undefined, context?.arrivedAt),
   async apply(tx, event, prepared, deps) {
     const { outcome } = await fulfilCheckout(deps, tx, prepared, { stripeEventId: event.id });
     // Another subscription of the user committed meanwhile: fail, so the retry's prepare cancels this one.

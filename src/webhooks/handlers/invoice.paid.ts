@@ -9,7 +9,8 @@ import { type FreshInvoice, freshInvoice } from './billing-fetch';
  * whichever of the two events comes first) instead of recording a second payment.
  */
 export default defineHandler<FreshInvoice>({
-  prepare: (event, deps) => freshInvoice(deps, event, { checkout: true }),
+  prepare: (event, deps, context) =>
+    freshInvoice(deps, event, { checkout: true, arrivedAt: context?.arrivedAt }),
   async apply(tx, event, fresh, deps) {
     if (fresh.checkout) {
       const { outcome } = await fulfilCheckout(deps, tx, fresh.checkout, { stripeEventId: event.id });

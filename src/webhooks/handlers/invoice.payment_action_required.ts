@@ -4,6 +4,7 @@ import { type FreshInvoice, freshInvoice } from './billing-fetch';
 
 /** A renewal needs the customer's authentication (3-D Secure): handled like a failed renewal. */
 export default defineHandler<FreshInvoice>({
-  prepare: (event, deps) => freshInvoice(deps, event, { checkout: false }),
+  prepare: (event, deps, context) =>
+    freshInvoice(deps, event, { checkout: false, arrivedAt: context?.arrivedAt }),
   apply: (tx, _event, fresh, deps) => applyFailedInvoice(deps, tx, { ...fresh, actionRequired: true }),
 });

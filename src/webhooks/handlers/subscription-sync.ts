@@ -9,7 +9,8 @@ import { type FreshSubscription, freshSubscription } from './billing-fetch';
  * bring back a canceled subscription.
  */
 export const subscriptionSync = defineHandler<FreshSubscription>({
-  prepare: (event, deps) => freshSubscription(deps, (event.data.object as Stripe.Subscription).id),
+  prepare: (event, deps, context) =>
+    freshSubscription(deps, (event.data.object as Stripe.Subscription).id, context?.arrivedAt),
   async apply(tx, _event, fresh, deps) {
     if (fresh.sub) await syncSubscription(deps, tx, fresh.sub, fresh.asOf);
   },
