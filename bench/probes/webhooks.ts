@@ -77,7 +77,11 @@ try {
     ignored: mix.filter((e) => !isHandled(e)),
     handled: mix.filter(isHandled),
   };
-  for (const e of mix.filter(isHandled)) (groups[e.type] ??= []).push(e);
+  for (const e of mix.filter(isHandled)) {
+    const byType = groups[e.type] ?? [];
+    byType.push(e);
+    groups[e.type] = byType;
+  }
   const only = process.env.PROBE_ONLY?.split(',');
   const seconds = Number(process.env.PROBE_SECONDS ?? 4);
   const run = Date.now().toString(36);
