@@ -126,6 +126,14 @@ try {
         `  commits/event ${((c1 - c0) / r.ok).toFixed(2)}`,
     );
   }
+} catch (err) {
+  // What the product logged at error level (a handler that failed answers 500) says why.
+  const errors = app
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"level":50'));
+  console.error(errors.slice(-5).join('\n'));
+  throw err;
 } finally {
   await app.stop();
   await emulator.stop();
