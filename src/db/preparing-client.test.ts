@@ -53,4 +53,23 @@ describe.skipIf(!url)('PreparingClient (PostgreSQL)', () => {
       c.release();
     }
   });
+
+  it('past its cap, a connection runs new texts unnamed and keeps using the ones it prepared', async () => {
+    class CappedClient extends PreparingClient {
+      protected override readonly maxPrepared = 2;
+    }
+    const capped = new pg.Pool({ connectionString: url, max: 1, Client: CappedClient });
+    const c = await capped.connect();
+    try {
+      for (let i = 1; i <= 4; i++)
+        expect((await c.query(`select $1::int + ${i} as n`, [1])).rows[0].n).toBe(1 + i);
+      expect((await c.query('select $1::int + 1 as n', [5])).rows[0].n).toBe(6);
+      expect((await prepared(c)).filter((n) => n.startsWith('pw_'))).toEqual(
+        ['select $1::int + 1 as n', 'select $1::int + 2 as n'].map(statementName).sort(),
+      );
+    } finally {
+      c.release();
+      await capped.end();
+    }
+  });
 });

@@ -6,13 +6,15 @@ export const MAX_PREPARED_PER_CONNECTION = 500;
 
 type QueryConfig = { text?: unknown; name?: unknown; values?: unknown };
 
-const isParameterised = (config: unknown, values: unknown): config is QueryConfig & { text: string } => {
-  if (!config || typeof config !== 'object') return false;
+/** The text of a query with parameters that nobody named (as `query(text, values)` or `query(config)`). */
+function parameterisedText(config: unknown, values: unknown): string | null {
+  if (typeof config === 'string') return Array.isArray(values) && values.length > 0 ? config : null;
+  if (!config || typeof config !== 'object') return null;
   const c = config as QueryConfig;
-  if (typeof c.text !== 'string' || c.name !== undefined) return false;
+  if (typeof c.text !== 'string' || c.name !== undefined) return null;
   const params = Array.isArray(values) ? values : c.values;
-  return Array.isArray(params) && params.length > 0;
-};
+  return Array.isArray(params) && params.length > 0 ? c.text : null;
+}
 
 /** A statement's name from its text: the same text gets the same name on every connection. */
 export const statementName = (text: string): string =>
@@ -34,16 +36,20 @@ export const statementName = (text: string): string =>
  */
 export class PreparingClient extends pg.Client {
   private readonly named = new Set<string>();
+  /** The cap on distinct prepared texts (a subclass may lower it). */
+  protected readonly maxPrepared: number = MAX_PREPARED_PER_CONNECTION;
 
   // biome-ignore lint/suspicious/noExplicitAny: pg's query() is a family of overloads; this forwards all of them.
   override query(config: any, values?: any, callback?: any): any {
     // biome-ignore lint/suspicious/noExplicitAny: see above.
     const forward = super.query.bind(this) as (...args: any[]) => any;
-    if (isParameterised(config, values)) {
-      const name = statementName(config.text);
-      if (this.named.has(name) || this.named.size < MAX_PREPARED_PER_CONNECTION) {
+    const text = parameterisedText(config, values);
+    if (text !== null) {
+      const name = statementName(text);
+      if (this.named.has(name) || this.named.size < this.maxPrepared) {
         this.named.add(name);
-        return forward({ ...config, name }, values, callback);
+        const named = typeof config === 'string' ? { text, name } : { ...config, name };
+        return forward(named, values, callback);
       }
     }
     return forward(config, values, callback);
