@@ -97,26 +97,33 @@ export class InboxBatcher {
 
   private async insertRows(members: Pending[]): Promise<Set<string>> {
     const durable = members.some((p) => p.durable);
-    const values: unknown[] = [];
-    for (const { row } of members) {
-      values.push(
-        row.id,
-        row.type,
-        row.apiVersion,
-        row.livemode,
-        row.created,
-        row.payload,
-        row.receivedAt,
-        row.ignored,
-      );
-    }
     const result = await this.pool.query<{ id: string }>({
       name: `paywire_inbox_${members.length}_${durable ? 's' : 'a'}`,
-      text: insertText(members.length, durable),
-      values,
+      ...inboxInsert(
+        members.map((p) => p.row),
+        durable,
+      ),
     });
     return new Set(result.rows.map((r) => r.id));
   }
+}
+
+/** The INSERT of some inbox rows with its values (`$n` placeholders): the batcher's, and recordEvent's elsewhere. */
+export function inboxInsert(rows: InboxRow[], durable: boolean): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  for (const row of rows) {
+    values.push(
+      row.id,
+      row.type,
+      row.apiVersion,
+      row.livemode,
+      row.created,
+      row.payload,
+      row.receivedAt,
+      row.ignored,
+    );
+  }
+  return { text: insertText(rows.length, durable), values };
 }
 
 /**

@@ -2,7 +2,7 @@ import { and, desc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { pgErrorCode } from '../db/errors';
 import pg from 'pg';
-import { type Db, queryRows, type Tx } from '../db/client';
+import { type Db, numberedSql, queryRows, type Tx } from '../db/client';
 import type { Deps } from '../deps';
 import { AppError, notFound } from '../lib/errors';
 import { faultPoint } from '../lib/faults';
@@ -10,7 +10,7 @@ import { scrub } from '../lib/logger';
 import type { Moment } from '../stripe/shared-read';
 import { handlersFor } from './dispatch';
 import type { HandlerRegistry } from './handler';
-import { type InboxRow, inboxBatcher } from './inbox-batch';
+import { type InboxRow, inboxBatcher, inboxInsert } from './inbox-batch';
 import { clientTransaction } from './pg-transaction';
 import { type StripeEventRow, stripeEvents } from './inbox.tables';
 
@@ -81,20 +81,9 @@ export async function recordEvent(
   };
   const pool = ownPool(deps);
   if (pool) return inboxBatcher(pool).insert(row, !opts.deferFlush);
-  const handledAt = row.ignored ? row.receivedAt : null;
-  const commit = opts.deferFlush ? sql`select set_config('synchronous_commit', 'off', true)` : sql`select 1`;
-  const rows = await queryRows<{ id: string }>(
-    deps.db,
-    sql`with s as (${commit})
-      insert into stripe_events (id, type, api_version, livemode, created, payload, received_at, handled_at,
-        last_attempt_at, ignored, attempts)
-      select ${row.id}, ${row.type}, ${row.apiVersion}, ${row.livemode}, ${row.created}::timestamptz,
-        ${row.payload}::jsonb, ${row.receivedAt}::timestamptz, ${handledAt}::timestamptz,
-        ${handledAt}::timestamptz, ${row.ignored}, ${row.ignored ? 1 : 0}
-      from s
-      on conflict (id) do nothing
-      returning id`,
-  );
+  // PGlite, or a deps.db bound to an open transaction: the same statement, one row, through drizzle.
+  const { text, values } = inboxInsert([row], !opts.deferFlush);
+  const rows = await queryRows<{ id: string }>(deps.db, numberedSql(text, values));
   return rows.length > 0;
 }
 

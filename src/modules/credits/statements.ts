@@ -1,4 +1,5 @@
-import { type SQL, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
+import { numberedSql } from '../../db/client';
 import type { Bucket, LedgerRow, LoadNeeds, Reservation } from './account-types';
 
 /**
@@ -345,14 +346,7 @@ export function writeStatement(now: Date, accounts: AccountWrite[]): Statement {
 }
 
 /** The statement for drizzle (any driver, any transaction). */
-export function toSql(s: Statement): SQL {
-  const parts = s.text.split(/\$(\d+)/);
-  const chunks: SQL[] = [];
-  parts.forEach((part, i) => {
-    chunks.push(i % 2 === 0 ? sql.raw(part) : sql`${s.params[Number(part) - 1]}`);
-  });
-  return sql.join(chunks, sql``);
-}
+export const toSql = (s: Statement): SQL => numberedSql(s.text, s.params);
 
 /**
  * A session that runs several statements per round trip (simple query protocol, values inlined as
