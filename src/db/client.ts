@@ -69,3 +69,15 @@ export function numberedSql(text: string, params: readonly unknown[]): SQL {
   });
   return sql.join(chunks, sql``);
 }
+
+/**
+ * The driver handles behind `db` for paths that bypass drizzle (a pool client, PGlite's own transaction),
+ * only when `db` is the database itself: a `db` bound to an open transaction (a dry-run sync) must see
+ * every statement inside that transaction, so it gets none.
+ */
+export function directHandles(
+  db: Queryable,
+  database: Pick<Database, 'db' | 'pool' | 'pglite'> | undefined,
+): Pick<Database, 'pool' | 'pglite'> {
+  return database && db === database.db ? { pool: database.pool, pglite: database.pglite } : {};
+}

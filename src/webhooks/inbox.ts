@@ -2,7 +2,7 @@ import { and, desc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { pgErrorCode } from '../db/errors';
 import pg from 'pg';
-import { type Db, numberedSql, queryRows, type Tx } from '../db/client';
+import { type Db, directHandles, numberedSql, queryRows, type Tx } from '../db/client';
 import type { Deps } from '../deps';
 import { AppError, notFound } from '../lib/errors';
 import { faultPoint } from '../lib/faults';
@@ -87,15 +87,9 @@ export async function recordEvent(
   return rows.length > 0;
 }
 
-/**
- * The PostgreSQL pool behind `deps.db`, when `deps.db` is the pool's own database: the batched insert
- * and the client transaction below use it directly. Not when `deps.db` is an open transaction (a dry-run
- * sync runs everything inside one that it rolls back): the inbox must then stay inside it.
- */
-function ownPool(deps: Pick<Deps, 'db' | 'database'>): pg.Pool | undefined {
-  const database = deps.database;
-  return database?.kind === 'postgres' && deps.db === database.db ? database.pool : undefined;
-}
+/** The PostgreSQL pool behind `deps.db` for the batched insert and the client transaction (see directHandles). */
+const ownPool = (deps: Pick<Deps, 'db' | 'database'>): pg.Pool | undefined =>
+  directHandles(deps.db, deps.database).pool;
 
 /** Records a verified event and processes it (the webhook route). */
 export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string): Promise<ProcessStatus> {

@@ -1,6 +1,6 @@
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type pg from 'pg';
-import type { Database, Db, Queryable } from '../../db/client';
+import { type Database, type Db, directHandles, type Queryable } from '../../db/client';
 import { pgErrorCode } from '../../db/errors';
 import type { Clock } from '../../lib/clock';
 import { AppError } from '../../lib/errors';
@@ -394,16 +394,8 @@ export function ledgerEngine(deps: Pick<CreditsDeps, 'db' | 'database' | 'clock'
   }
   let engine = byClock.get(deps.clock);
   if (!engine) {
-    // The direct paths (a pool client, PGlite's own transaction) only when deps.db is the database itself:
-    // a deps.db bound to an open transaction (a dry-run sync) must see every operation inside it.
-    const own = deps.db === deps.database.db;
     engine = new LedgerEngine(
-      {
-        kind: deps.database.kind,
-        db: deps.db,
-        pool: own ? deps.database.pool : undefined,
-        pglite: own ? deps.database.pglite : undefined,
-      },
+      { kind: deps.database.kind, db: deps.db, ...directHandles(deps.db, deps.database) },
       deps.clock,
     );
     byClock.set(deps.clock, engine);
