@@ -244,6 +244,7 @@ export async function fulfilCheckout(
       },
       quantity: payment.quantity,
       grantReason: 'purchase',
+      at: now,
     });
   }
 

@@ -27,6 +27,12 @@ export interface GrantFromPriceInput {
   periodEnd?: Date | null;
   /** Default: `subscription` with a subscription, else `purchase` (e.g. `trial` for a trial start). */
   grantReason?: string;
+  /**
+   * The business time of the action this grant belongs to (default: the clock, read now). A caller that
+   * has already judged the period against the clock passes the time it judged with: the clock may step
+   * (an emulator advanced from another process) between that check and this grant.
+   */
+  at?: Date;
 }
 
 export interface GrantFromPriceResult {
@@ -68,7 +74,7 @@ export async function grantFromPrice(
   const before = await bySource();
   if (before.length) return { created: [], entitlements: before };
 
-  const now = deps.clock.now();
+  const now = input.at ?? deps.clock.now();
   const items = grantItemsOf(input.price);
   const reason = input.grantReason ?? (source.subscriptionId ? 'subscription' : 'purchase');
   const created: EntitlementRow[] = [];

@@ -124,6 +124,35 @@ describe('grantFromPrice', () => {
     t.clock.set(start);
   });
 
+  it('grants at the time the caller judged the period with, even if the clock stepped past it since', async () => {
+    // A standalone emulator's clock is advanced from another process: the handler judged the paid period
+    // still open, then the clock moved a month before the grant was written.
+    const userId = freshUser();
+    const p = price([{ type: 'usage_allowance', feature: 'exports', quantity: 10 }]);
+    const start = t.clock.now();
+    const window = {
+      periodStart: new Date(start.getTime() - DAY),
+      periodEnd: new Date(start.getTime() + 29 * DAY),
+    };
+    const source = { key: `sub:step:${userId}`, subscriptionId: 'sub_step', referenceId: 'sub_step' };
+    t.clock.set(start.getTime() + 32 * DAY);
+    try {
+      const before = await countRows(t.deps.database, TABLES);
+      await expect(
+        tx((q) => grantFromPrice(t.deps, q, { userId, price: p, source, ...window })),
+      ).rejects.toThrow(/must be after granted_at/);
+      expect(await countRows(t.deps.database, TABLES)).toEqual(before);
+      const done = await tx((q) =>
+        grantFromPrice(t.deps, q, { userId, price: p, source, ...window, at: start }),
+      );
+      expect(done.created).toHaveLength(1);
+      expect(done.created[0]!.grantedAt.getTime()).toBe(start.getTime());
+      expect(done.created[0]!.expiresAt!.getTime()).toBe(window.periodEnd.getTime());
+    } finally {
+      t.clock.set(start);
+    }
+  });
+
   it('an accumulative allowance rolls what is left into the next period', async () => {
     const userId = freshUser();
     const p = price([

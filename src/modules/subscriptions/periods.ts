@@ -53,6 +53,7 @@ export async function grantPaidPeriod(
       periodStart: start,
       periodEnd: end,
       grantReason: row.status === 'trialing' ? 'trial' : 'subscription',
+      at: now,
     });
     await recordPeriodAllowances(tx, row, price.id, { start, end }, result.created, now);
     granted += result.created.length;
