@@ -10,7 +10,9 @@
  *   PROBE_SECONDS=6 PROBE_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof' npm run bench:probe-webhooks
  *
  * Groups: `warm` (the mix, to warm the JIT and do the first, real, fulfilments), `mix`, `ignored` (types
- * without a handler), `handled`, then each handled type alone.
+ * without a handler), `handled`, then each handled type alone; `bare` sends the mix to the benchmark's
+ * baseline ("verify + one INSERT", bench/servers/bare-webhook.ts) instead. `load gen` is this process's
+ * own CPU per event (autocannon, signing): both sides pay it in the benchmark.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +70,11 @@ const app = await startChild(
   },
   { nodeArgs: process.env.PROBE_NODE_ARGS?.split(' ').filter(Boolean) },
 );
+const bare = await startChild(serverScript('bare-webhook'), {
+  DATABASE_URL: pg.url,
+  STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  POOL_SIZE: '20',
+});
 try {
   const deps = await libraryDeps(db, { bus: false });
   const mix = await templates({ emulatorUrl: emulator.url, appUrl: app.url, deps });
@@ -76,6 +83,7 @@ try {
     mix,
     ignored: mix.filter((e) => !isHandled(e)),
     handled: mix.filter(isHandled),
+    bare: mix,
   };
   for (const e of mix.filter(isHandled)) {
     const byType = groups[e.type] ?? [];
@@ -96,7 +104,7 @@ try {
     if (only && !only.includes(name)) continue;
     const load = (s: number) =>
       cannon({
-        url: `${app.url}/api/v1/webhooks/stripe`,
+        url: `${name === 'bare' ? bare.url : app.url}/api/v1/webhooks/stripe`,
         connections: 16,
         seconds: s,
         method: 'POST',
@@ -114,16 +122,19 @@ try {
       });
     await load(1);
     const pgPids = postgresPids();
-    const before = { app: cpuMs([String(app.pid)]), emu: cpuMs([String(emulator.pid)]), pg: cpuMs(pgPids) };
+    const server = String(name === 'bare' ? bare.pid : app.pid);
+    const own0 = process.cpuUsage();
+    const before = { app: cpuMs([server]), emu: cpuMs([String(emulator.pid)]), pg: cpuMs(pgPids) };
     const c0 = await commits();
     const r = await load(seconds);
     const c1 = await commits();
-    const after = { app: cpuMs([String(app.pid)]), emu: cpuMs([String(emulator.pid)]), pg: cpuMs(pgPids) };
+    const own = process.cpuUsage(own0);
+    const after = { app: cpuMs([server]), emu: cpuMs([String(emulator.pid)]), pg: cpuMs(pgPids) };
     const us = (ms: number) => ((ms * 1000) / r.ok).toFixed(0).padStart(5);
     console.log(
       `${name.padEnd(34)} ${r.rate.toFixed(0).padStart(6)}/s  app ${us(after.app - before.app)} us` +
         `  postgres ${us(after.pg - before.pg)} us  emulator ${us(after.emu - before.emu)} us` +
-        `  commits/event ${((c1 - c0) / r.ok).toFixed(2)}`,
+        `  load gen ${us((own.user + own.system) / 1000)} us  commits/event ${((c1 - c0) / r.ok).toFixed(2)}`,
     );
   }
 } catch (err) {
@@ -136,6 +147,7 @@ try {
   throw err;
 } finally {
   await app.stop();
+  await bare.stop();
   await emulator.stop();
   await db.close();
   await pg.drop();
