@@ -243,6 +243,34 @@ describe('exactly one fulfilment', () => {
     );
     expect((counts as unknown as { rows: unknown[] }).rows[0]).toEqual({ redemptions: 1, subs: 1 });
   });
+
+  it('a later event about a fulfilled checkout reads nothing from Stripe and writes nothing', async () => {
+    const u = await newCustomer(app);
+    const since = (await allEvents(app.stripe)).length;
+    await app.buy(u.token, 'pro_monthly');
+    const events = (await allEvents(app.stripe)).slice(since);
+    const completed = events.find((e) => e.type === 'checkout.session.completed')!;
+    const firstInvoice = events.find((e) => e.type === 'invoice.paid')!;
+    expect(completed && firstInvoice).toBeTruthy();
+    const before = await countRows(app.database, WRITES);
+    // Every read those handlers would make fails: the copies must not need one.
+    const down = (path: string) => ({ method: 'GET', path, status: 500, times: 50 });
+    await app.control('POST', '/_emulator/faults', {
+      api: [down('/v1/checkout/sessions/*'), down('/v1/invoices/*'), down('/v1/subscriptions/*')],
+    });
+    try {
+      for (const e of [completed, firstInvoice]) {
+        const copy = { ...e, id: `${e.id}_later` } as Stripe.Event;
+        const res = await app.deliver(copy);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({ received: true });
+      }
+    } finally {
+      await app.control('DELETE', '/_emulator/faults');
+    }
+    expect(await countRows(app.database, WRITES)).toEqual(before);
+    expect(await balance(u.user.id)).toBe(100_000);
+  });
 });
 
 describe('refused checkouts write nothing', () => {

@@ -6,7 +6,9 @@ import {
   getPaymentByInvoice,
   getPaymentByPaymentIntent,
   getPayment,
+  getPaymentBySession,
 } from '../../modules/payments/payments.service';
+import type { PaymentRow } from '../../modules/payments/payments.tables';
 import { idOf, isMissing, subscriptionIdOfInvoice } from '../../modules/subscriptions/stripe-shapes';
 import { requireStripe } from '../../stripe/client';
 import { type Moment, readInvoice, readSubscription } from '../../stripe/shared-read';
@@ -45,17 +47,40 @@ export interface FreshInvoice extends FreshSubscription {
   checkout: PreparedCheckout | null;
 }
 
+/**
+ * A checkout's payment that is already fulfilled, found by its session or by its first invoice (read
+ * before any Stripe call). Nothing ever clears `fulfilled_at`, so a later event about that checkout
+ * (the other of `checkout.session.completed` and the first `invoice.paid`, a retry, a duplicate) has
+ * nothing to read and nothing to do.
+ */
+export async function fulfilledCheckout(
+  deps: Deps,
+  by: { sessionId: string } | { invoiceId: string },
+): Promise<{ done: boolean; payment: PaymentRow | undefined }> {
+  const payment =
+    'sessionId' in by
+      ? await getPaymentBySession(deps.db, by.sessionId)
+      : await getPaymentByInvoice(deps.db, by.invoiceId);
+  return { done: !!payment?.fulfilledAt && payment.kind === 'checkout', payment };
+}
+
 export async function freshInvoice(
   deps: Deps,
   event: Stripe.Event,
-  opts: { checkout: boolean; arrivedAt?: Moment },
+  opts: {
+    checkout: boolean;
+    arrivedAt?: Moment;
+    /** The invoice's payment row as the caller just read it (saves reading it again). */
+    byInvoice?: PaymentRow | null;
+  },
 ): Promise<FreshInvoice> {
   const payload = event.data.object as Stripe.Invoice;
   const invoice = await readInvoice(deps, payload.id!, opts.arrivedAt).value;
   const fresh = await freshSubscription(deps, subscriptionIdOfInvoice(invoice), opts.arrivedAt);
   let checkout: PreparedCheckout | null = null;
   if (opts.checkout && invoice.billing_reason === 'subscription_create' && fresh.sub) {
-    const byInvoice = await getPaymentByInvoice(deps.db, invoice.id!);
+    const byInvoice =
+      opts.byInvoice !== undefined ? opts.byInvoice : await getPaymentByInvoice(deps.db, invoice.id!);
     const ours = fresh.sub.metadata?.payment_id;
     const payment = byInvoice ?? (ours ? await getPayment(deps.db, ours) : undefined);
     if (payment?.stripeCheckoutSessionId && payment.kind === 'checkout') {

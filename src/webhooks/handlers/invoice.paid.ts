@@ -1,17 +1,30 @@
+import type Stripe from 'stripe';
 import { fulfilCheckout } from '../../modules/checkout/fulfil';
 import { applyPaidInvoice } from '../../modules/subscriptions/invoices';
 import { defineHandler } from '../handler';
-import { type FreshInvoice, freshInvoice } from './billing-fetch';
+import { type FreshInvoice, freshInvoice, fulfilledCheckout } from './billing-fetch';
 
 /**
  * invoice.paid: a renewal (or a proration, or a retry that finally succeeded). The first invoice of a
  * subscription bought through our checkout is that checkout's payment: it fulfils the checkout (once,
- * whichever of the two events comes first) instead of recording a second payment.
+ * whichever of the two events comes first) instead of recording a second payment; the later one finds it
+ * fulfilled before reading anything from Stripe.
  */
-export default defineHandler<FreshInvoice>({
-  prepare: (event, deps, context) =>
-    freshInvoice(deps, event, { checkout: true, arrivedAt: context?.arrivedAt }),
+export default defineHandler<FreshInvoice | null>({
+  async prepare(event, deps, context) {
+    // The first invoice of a checkout that is already fulfilled: nothing to read, nothing to do.
+    const { done, payment } = await fulfilledCheckout(deps, {
+      invoiceId: (event.data.object as Stripe.Invoice).id!,
+    });
+    if (done) return null;
+    return freshInvoice(deps, event, {
+      checkout: true,
+      arrivedAt: context?.arrivedAt,
+      byInvoice: payment ?? null,
+    });
+  },
   async apply(tx, event, fresh, deps) {
+    if (!fresh) return;
     if (fresh.checkout) {
       const { outcome } = await fulfilCheckout(deps, tx, fresh.checkout, { stripeEventId: event.id });
       if (outcome === 'retry') throw new Error('the user got another subscription meanwhile; retry');
