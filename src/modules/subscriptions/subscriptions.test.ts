@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BillingApp, DAY } from '../../../test/billing-app';
+import type Stripe from 'stripe';
+import { allEvents, type BillingApp, DAY } from '../../../test/billing-app';
 import { countRows } from '../../../test/harness';
 import { can, summary } from '../entitlements/entitlements.service';
 import { subscriptionSuite } from './testing';
@@ -47,6 +48,35 @@ describe('renewals', () => {
     );
     expect((allowances as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(4);
     expect(await can(app.t.deps, u.user.id, 'priority_support')).toBe(true);
+  });
+  it('a paid renewal delivered again reads nothing from Stripe and writes nothing', async () => {
+    const u = await subscribe('pro_monthly');
+    const since = (await allEvents(app.stripe)).length;
+    await pastPeriodEnd(u);
+    const renewal = (await allEvents(app.stripe))
+      .slice(since)
+      .find(
+        (e) =>
+          e.type === 'invoice.paid' &&
+          (e.data.object as Stripe.Invoice).billing_reason === 'subscription_cycle',
+      )!;
+    expect(renewal).toBeDefined();
+    const tables = ['payments', 'subscriptions', 'entitlements', 'credit_grants', 'subscription_allowances'];
+    const before = await countRows(app.database, tables);
+    const balanceBefore = await balance(u.user.id);
+    const down = (path: string) => ({ method: 'GET', path, status: 500, times: 50 });
+    await app.control('POST', '/_emulator/faults', {
+      api: [down('/v1/invoices/*'), down('/v1/subscriptions/*')],
+    });
+    try {
+      const res = await app.deliver({ ...renewal, id: `${renewal.id}_again` } as Stripe.Event);
+      expect(res.status).toBe(200);
+    } finally {
+      await app.control('DELETE', '/_emulator/faults');
+    }
+    expect(await countRows(app.database, tables)).toEqual(before);
+    expect(await balance(u.user.id)).toBe(balanceBefore);
+    expect((await payments(u)).map((p) => p.kind).sort()).toEqual(['checkout', 'subscription_cycle']);
   });
 });
 
