@@ -16,10 +16,11 @@ import { type Entry, entry } from './lib/results';
 import { serverScript, startChild } from './lib/servers';
 import { alternate, latencyUs, ROUNDS } from './lib/stats';
 
-const FEATURE = 'advanced_analytics';
+export const FEATURE = 'advanced_analytics';
 const LATENCY_CALLS = 3_000;
 
-async function usersWithFeature(deps: Deps, n: number) {
+/** `n` users, each granted FEATURE (what the check benchmark and its probe ask about). */
+export async function usersWithFeature(deps: Deps, n: number) {
   const users = await createUsers(deps.database, n);
   for (const userId of users) {
     await transact(deps, (tx) =>

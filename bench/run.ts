@@ -19,7 +19,7 @@ import type { BenchContext } from './lib/context';
 import { createBenchDatabase } from './lib/database';
 import { libraryDeps, serviceKey } from './lib/fixtures';
 import { type Entry, formatMarkdown, formatTable, writeResults } from './lib/results';
-import { type ChildServer, serverScript, startChild } from './lib/servers';
+import { serverScript, startApp, startChild, type ChildServer } from './lib/servers';
 import { machine } from './lib/stats';
 import { benchStartup } from './startup';
 import { benchWebhooks, WEBHOOK_SECRET } from './webhooks';
@@ -81,25 +81,16 @@ try {
   if (needsApp) {
     const emulator = await startChild(serverScript('emulator'), {});
     children.push(emulator);
-    const app = await startChild(
-      serverScript('app'),
+    // BENCH_APP_NODE_ARGS profiles the product under load, e.g. '--cpu-prof --cpu-prof-dir=prof'.
+    const app = await startApp(
+      pg.url,
+      dataDir,
       {
-        NODE_ENV: 'development',
-        DATABASE_URL: pg.url,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        PAYWIRE_DATA_DIR: dataDir,
         STRIPE_API_BASE: emulator.url,
         STRIPE_SECRET_KEY: 'sk_test_bench',
         STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-        // Jobs poll on a timer; off so that they do not land inside a measurement.
-        JOBS_ENABLED: 'false',
-        LOG_LEVEL: 'warn',
       },
-      {
-        // For profiling the product under load, e.g. BENCH_APP_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof'.
-        nodeArgs: process.env.BENCH_APP_NODE_ARGS?.split(' ').filter(Boolean),
-      },
+      process.env.BENCH_APP_NODE_ARGS,
     );
     children.push(app);
     const ctx: BenchContext = {

@@ -90,3 +90,31 @@ export function waitReady(child: ChildProcess, timeoutMs: number): Promise<Child
     });
   });
 }
+
+/**
+ * The product as every benchmark and probe runs it (bench/servers/app.ts: `startServer`, what `npm start`
+ * runs) on `databaseUrl` with `dataDir`, jobs off (they poll on a timer and would land inside a
+ * measurement) and warnings only; `env` adds the Stripe settings. `nodeArgs`: node flags for profiling,
+ * e.g. `--cpu-prof --cpu-prof-dir=prof`.
+ */
+export function startApp(
+  databaseUrl: string,
+  dataDir: string,
+  env: Record<string, string>,
+  nodeArgs?: string,
+): Promise<ChildServer> {
+  return startChild(
+    serverScript('app'),
+    {
+      NODE_ENV: 'development',
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      PAYWIRE_DATA_DIR: dataDir,
+      JOBS_ENABLED: 'false',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    { nodeArgs: nodeArgs?.split(' ').filter(Boolean) },
+  );
+}

@@ -11,14 +11,14 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { check as checkLibrary, grant, transact } from '../../src/modules/entitlements/entitlements.service';
+import { check as checkLibrary } from '../../src/modules/entitlements/entitlements.service';
+import { FEATURE, usersWithFeature } from '../check';
 import { cannon } from '../lib/cannon';
 import { CONCURRENCY } from '../lib/context';
 import { createBenchDatabase } from '../lib/database';
-import { createUsers, libraryDeps, serviceKey } from '../lib/fixtures';
-import { serverScript, startChild } from '../lib/servers';
+import { libraryDeps, serviceKey } from '../lib/fixtures';
+import { serverScript, startApp, startChild } from '../lib/servers';
 
-const FEATURE = 'advanced_analytics';
 const TICK_MS = 10;
 
 /** CPU time (user + system, ms) of one process so far. */
@@ -29,35 +29,16 @@ function cpuMs(pid: number): number {
 
 const pg = await createBenchDatabase();
 const db = await pg.open(8);
-const app = await startChild(
-  serverScript('app'),
-  {
-    NODE_ENV: 'development',
-    DATABASE_URL: pg.url,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    PAYWIRE_DATA_DIR: mkdtempSync(join(tmpdir(), 'paywire-probe-')),
-    STRIPE_ENABLED: 'false',
-    JOBS_ENABLED: 'false',
-    LOG_LEVEL: 'warn',
-  },
-  { nodeArgs: process.env.PROBE_NODE_ARGS?.split(' ').filter(Boolean) },
+const app = await startApp(
+  pg.url,
+  mkdtempSync(join(tmpdir(), 'paywire-probe-')),
+  { STRIPE_ENABLED: 'false' },
+  process.env.PROBE_NODE_ARGS,
 );
 const bare = await startChild(serverScript('bare-http'), {});
 try {
   const deps = await libraryDeps(db, { bus: false });
-  const users = await createUsers(db, CONCURRENCY);
-  for (const userId of users) {
-    await transact(deps, (tx) =>
-      grant(deps, tx, {
-        userId,
-        type: 'feature_unlock',
-        feature: FEATURE,
-        grantReason: 'promotion',
-        grantedAt: new Date(Date.now() - 60_000),
-      }),
-    );
-  }
+  const users = await usersWithFeature(deps, CONCURRENCY);
   if (!(await checkLibrary(deps, users[0]!, { feature: FEATURE })).has_access) throw new Error('no access');
   const headers = { authorization: `Bearer ${await serviceKey(deps)}` };
   const seconds = Number(process.env.PROBE_SECONDS ?? 4);

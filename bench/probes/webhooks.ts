@@ -21,7 +21,7 @@ import Stripe from 'stripe';
 import { cannon } from '../lib/cannon';
 import { createBenchDatabase } from '../lib/database';
 import { libraryDeps } from '../lib/fixtures';
-import { serverScript, startChild } from '../lib/servers';
+import { serverScript, startApp, startChild } from '../lib/servers';
 import { isHandled, templates, WEBHOOK_SECRET } from '../webhooks';
 
 const TICK_MS = 10;
@@ -54,21 +54,15 @@ function postgresPids(): string[] {
 const pg = await createBenchDatabase();
 const db = await pg.open(2);
 const emulator = await startChild(serverScript('emulator'), {});
-const app = await startChild(
-  serverScript('app'),
+const app = await startApp(
+  pg.url,
+  mkdtempSync(join(tmpdir(), 'paywire-probe-')),
   {
-    NODE_ENV: 'development',
-    DATABASE_URL: pg.url,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    PAYWIRE_DATA_DIR: mkdtempSync(join(tmpdir(), 'paywire-probe-')),
     STRIPE_API_BASE: emulator.url,
     STRIPE_SECRET_KEY: 'sk_test_bench',
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    JOBS_ENABLED: 'false',
-    LOG_LEVEL: 'warn',
   },
-  { nodeArgs: process.env.PROBE_NODE_ARGS?.split(' ').filter(Boolean) },
+  process.env.PROBE_NODE_ARGS,
 );
 const bare = await startChild(serverScript('bare-webhook'), {
   DATABASE_URL: pg.url,
