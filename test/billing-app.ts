@@ -32,6 +32,8 @@ export interface BillingApp {
   price(lookupKey: string): Promise<PriceRow>;
   /** A control-API call on the emulator (JSON in and out). */
   control<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Runs `fn` while every GET of Stripe under these path prefixes answers 500, then clears the faults. */
+  withReadsFailing<T>(pathPrefixes: string[], fn: () => Promise<T>): Promise<T>;
   /** Creates a checkout for the user and pays it on the emulator; returns the session id. */
   buy(token: string, lookupKey: string, opts?: BuyOptions): Promise<string>;
   /** Moves the emulator's clock (renewals, dunning) and waits for the webhooks. */
@@ -100,6 +102,16 @@ export async function startBillingApp(
       return p;
     },
     control,
+    async withReadsFailing(pathPrefixes, fn) {
+      await control('POST', '/_emulator/faults', {
+        api: pathPrefixes.map((p) => ({ method: 'GET', path: `${p}*`, status: 500, times: 1000 })),
+      });
+      try {
+        return await fn();
+      } finally {
+        await control('DELETE', '/_emulator/faults');
+      }
+    },
     async buy(token, lookupKey, o = {}) {
       const price = await app.price(lookupKey);
       const res = await call('POST', 'payments/checkout', {

@@ -233,20 +233,17 @@ describe('exactly one fulfilment', () => {
     expect(completed && firstInvoice).toBeTruthy();
     const before = await countRows(app.database, WRITES);
     // Every read those handlers would make fails: the copies must not need one.
-    const down = (path: string) => ({ method: 'GET', path, status: 500, times: 50 });
-    await app.control('POST', '/_emulator/faults', {
-      api: [down('/v1/checkout/sessions/*'), down('/v1/invoices/*'), down('/v1/subscriptions/*')],
-    });
-    try {
-      for (const e of [completed, firstInvoice]) {
-        const copy = { ...e, id: `${e.id}_later` } as Stripe.Event;
-        const res = await app.deliver(copy);
-        expect(res.status).toBe(200);
-        expect(await res.json()).toMatchObject({ received: true });
-      }
-    } finally {
-      await app.control('DELETE', '/_emulator/faults');
-    }
+    await app.withReadsFailing(
+      ['/v1/checkout/sessions/', '/v1/invoices/', '/v1/subscriptions/'],
+      async () => {
+        for (const e of [completed, firstInvoice]) {
+          const copy = { ...e, id: `${e.id}_later` } as Stripe.Event;
+          const res = await app.deliver(copy);
+          expect(res.status).toBe(200);
+          expect(await res.json()).toMatchObject({ received: true });
+        }
+      },
+    );
     expect(await countRows(app.database, WRITES)).toEqual(before);
     expect(await balance(u.user.id)).toBe(100_000);
   });

@@ -64,16 +64,10 @@ describe('renewals', () => {
     const tables = ['payments', 'subscriptions', 'entitlements', 'credit_grants', 'subscription_allowances'];
     const before = await countRows(app.database, tables);
     const balanceBefore = await balance(u.user.id);
-    const down = (path: string) => ({ method: 'GET', path, status: 500, times: 50 });
-    await app.control('POST', '/_emulator/faults', {
-      api: [down('/v1/invoices/*'), down('/v1/subscriptions/*')],
-    });
-    try {
+    await app.withReadsFailing(['/v1/invoices/', '/v1/subscriptions/'], async () => {
       const res = await app.deliver({ ...renewal, id: `${renewal.id}_again` } as Stripe.Event);
       expect(res.status).toBe(200);
-    } finally {
-      await app.control('DELETE', '/_emulator/faults');
-    }
+    });
     expect(await countRows(app.database, tables)).toEqual(before);
     expect(await balance(u.user.id)).toBe(balanceBefore);
     expect((await payments(u)).map((p) => p.kind).sort()).toEqual(['checkout', 'subscription_cycle']);
