@@ -3,6 +3,7 @@ import type { Deps } from './deps';
 import { resolvePrincipal } from './http/auth';
 import { limitBody } from './http/body';
 import { mountDocs } from './http/docs';
+import type { Lane } from './http/lanes';
 import { requestScope } from './http/request-scope';
 import type { AppEnv } from './http/env';
 import { handleError, renderError } from './http/errors';
@@ -13,6 +14,7 @@ import { catalogRoutes } from './modules/catalog/catalog.routes';
 import { creditsAdminRoutes } from './modules/credits/credits.admin.routes';
 import { creditsRoutes } from './modules/credits/credits.routes';
 import { webhookRoutes } from './webhooks/webhooks.routes';
+import { checkLane } from './modules/entitlements/check.lane';
 import { entitlementsRoutes } from './modules/entitlements/entitlements.routes';
 import { LoginThrottle } from './modules/auth/throttle';
 import { discountRoutes } from './modules/discounts/discounts.routes';
@@ -146,4 +148,13 @@ export function createApp(deps: Deps) {
 }
 
 export type PaywireApp = ReturnType<typeof createApp>;
+
+/**
+ * The lanes a listening server puts before the app (src/http/lanes.ts): the hot reads answered straight
+ * on Node's request and response when they succeed. `app.request()` and a host app mounting the app go
+ * through the app only, with the same answers.
+ */
+export function appLanes(deps: Deps): Lane[] {
+  return [checkLane(deps, `${API_PREFIX}/entitlements/check`)];
+}
 export type { AppEnv };

@@ -1,6 +1,8 @@
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createApp } from './app';
+import { appLanes, createApp, type PaywireApp } from './app';
+import { withLanes } from './http/lanes';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { migrate } from './db/migrate';
@@ -58,10 +60,7 @@ export async function startServer(
   // Scheduled jobs (credit and hold expiry, ...): safe on every instance, see src/jobs/runner.ts.
   const jobs = config.JOBS_ENABLED ? createJobRunner(deps) : null;
   jobs?.start(config.JOBS_POLL_SECONDS * 1000);
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server = await listen(deps, app, config.PORT, config.HOST);
   const port = (server.address() as AddressInfo).port;
   const url = port === config.PORT ? config.PUBLIC_URL : `http://127.0.0.1:${port}`;
 
@@ -107,6 +106,24 @@ export async function startServer(
       await database.close();
     }),
   };
+}
+
+/** The app on a socket, behind its lanes (src/http/lanes.ts); resolves once listening. */
+export function listen(deps: Deps, app: PaywireApp, port: number, hostname: string) {
+  const lanes = appLanes(deps);
+  return new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port,
+        hostname,
+        createServer: ((options: ServerOptions, listener: RequestListener) =>
+          createServer(options, withLanes(deps, lanes, listener))) as typeof createServer,
+      },
+      () => resolve(s),
+    );
+    s.once('error', reject);
+  });
 }
 
 /** The first call runs `fn`; later calls get the same promise (SIGTERM then SIGINT, a test and main). */

@@ -18,7 +18,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 // One credential cache per app (per Deps), invalidated across instances through the bus.
 const authCaches = new WeakMap<Deps, AuthCache>();
-function cachedAuthenticate(deps: Deps, secret: string): Promise<Principal | null> {
+/** The caller a session token or API key names (through the per-app cache when the bus is on). */
+export function cachedAuthenticate(deps: Deps, secret: string): Promise<Principal | null> {
   if (!deps.invalidation) return authenticate(deps, secret);
   let cache = authCaches.get(deps);
   if (!cache) {
@@ -45,6 +46,12 @@ export function lookupUser(deps: Deps, id: string): Promise<UserRow | undefined>
   return cache.get(id, (userId) => getUser(deps.db, userId));
 }
 
+const BEARER = /^Bearer\s+(\S+)$/i;
+/** The secret of an `Authorization: Bearer <secret>` header; undefined when the header is malformed. */
+export function bearerSecret(header: string): string | undefined {
+  return BEARER.exec(header)?.[1];
+}
+
 /**
  * Resolves the caller from `Authorization: Bearer` (session token or API key) or the session cookie.
  * Cookie-authenticated state changes must carry the CSRF token (header or `_csrf` form field).
@@ -54,9 +61,9 @@ export const resolvePrincipal: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header('authorization');
   let principal: Principal | null = null;
   if (header) {
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw unauthorized('Malformed Authorization header; expected "Bearer <token>"');
-    principal = await cachedAuthenticate(deps, match[1]!);
+    const secret = bearerSecret(header);
+    if (!secret) throw unauthorized('Malformed Authorization header; expected "Bearer <token>"');
+    principal = await cachedAuthenticate(deps, secret);
     if (!principal) throw unauthorized('Invalid, expired or revoked credentials');
   } else {
     const cookie = getCookie(c, SESSION_COOKIE);
@@ -95,13 +102,20 @@ export function principalOf(c: Context<AppEnv>): Principal {
 export function guard(access: Access): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (access.auth !== 'public') {
-      const p = principalOf(c);
-      const scope: Scope | undefined = access.auth === 'admin' ? 'admin' : access.scope;
-      if (access.auth === 'admin' && p.user.role !== 'admin') throw forbidden('Admin access required');
-      if (scope && !p.scopes.includes(scope)) throw forbidden(`This credential lacks the ${scope} scope`);
+      const denied = accessDenied(principalOf(c), access);
+      if (denied) throw denied;
     }
     await next();
   };
+}
+
+/** Why this caller may not use a route with this rule (403); null when it may. */
+export function accessDenied(p: Principal, access: Access): AppError | null {
+  if (access.auth === 'public') return null;
+  const scope: Scope | undefined = access.auth === 'admin' ? 'admin' : access.scope;
+  if (access.auth === 'admin' && p.user.role !== 'admin') return forbidden('Admin access required');
+  if (scope && !p.scopes.includes(scope)) return forbidden(`This credential lacks the ${scope} scope`);
+  return null;
 }
 
 /**
@@ -125,7 +139,10 @@ export function defineRoute<const R extends RouteConfig>(access: Access, config:
  * A plain user or user-created key naming another user gets 403.
  */
 export function actingUserId(c: Context<AppEnv>, requested?: string | null): string {
-  const p = principalOf(c);
+  return actingUserIdOf(principalOf(c), requested);
+}
+
+export function actingUserIdOf(p: Principal, requested?: string | null): string {
   if (!requested || requested === p.user.id) return p.user.id;
   if (!p.onBehalf) throw forbidden('Only a service key may act for another user');
   return requested;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Deps } from '../deps';
-import { httpObserver } from '../metrics/metrics.http';
+import { httpObserver, routeOf } from '../metrics/metrics.http';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
 
@@ -23,7 +23,44 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 const VALID_REQUEST_ID = /^[\w\-=]{1,255}$/;
-const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
+export const SECURITY_ENTRIES: readonly (readonly [string, string])[] = Object.entries(SECURITY_HEADERS);
+
+/** A request's id: the caller's X-Request-Id when well-formed, else a new UUID. */
+export function requestIdFor(given: string | undefined): string {
+  return given && VALID_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export interface Answered {
+  id: string;
+  method: string;
+  /** The path without its query string (never logged with the query: it may carry secrets). */
+  path: string;
+  /** The route pattern that answered, the metrics label. */
+  route: string;
+  status: number;
+  /** performance.now() when the request arrived. */
+  started: number;
+}
+
+/**
+ * What follows every answer, from the request scope and from the lanes (src/http/lanes.ts): its duration
+ * in the metrics under its route pattern, and a debug log line (method, path, status, duration - never
+ * headers, bodies or query strings, which may carry secrets).
+ */
+export function answerRecorder(deps: Deps): (a: Answered) => void {
+  const observe = deps.metrics ? httpObserver(deps.metrics) : null;
+  return (a) => {
+    const seconds = (performance.now() - a.started) / 1000;
+    observe?.(a.method, a.route, a.status, seconds);
+    if (deps.logger.isLevelEnabled('debug')) {
+      const ms = Math.round(seconds * 10_000) / 10;
+      deps.logger.debug(
+        { request_id: a.id, method: a.method, path: a.path, status: a.status, ms },
+        'request',
+      );
+    }
+  };
+}
 
 /**
  * What every request gets first, in one middleware (each middleware layer costs a few microseconds, and
@@ -33,9 +70,7 @@ const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
  *   flight until answered;
  * - `deps` and an empty principal on the context, the request id (the caller's X-Request-Id when
  *   well-formed, else a new UUID), the security headers;
- * - the request's duration in the metrics, under its route pattern;
- * - a debug log line (method, path, status, duration - never headers, bodies or query strings, which
- *   may carry secrets).
+ * - the request's duration in the metrics and the debug log line (`answerRecorder`).
  *
  * Why not hono's requestId() and secureHeaders(): they set headers through a fetch `Headers` object,
  * which moves every response off @hono/node-server's plain-object fast path; together they were about
@@ -45,12 +80,11 @@ const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
  */
 export function requestScope(deps: Deps): MiddlewareHandler<AppEnv> {
   const lifecycle = deps.lifecycle;
-  const observe = deps.metrics ? httpObserver(deps.metrics) : null;
+  const record = answerRecorder(deps);
   return async (c, next) => {
     c.set('deps', deps);
     c.set('principal', null);
-    const given = c.req.header(REQUEST_ID_HEADER);
-    const id = given && VALID_REQUEST_ID.test(given) ? given : randomUUID();
+    const id = requestIdFor(c.req.header(REQUEST_ID_HEADER));
     c.set('requestId', id);
     const started = performance.now();
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
@@ -77,14 +111,6 @@ export function requestScope(deps: Deps): MiddlewareHandler<AppEnv> {
       for (const [name, value] of SECURITY_ENTRIES) if (!headers.has(name)) headers.set(name, value);
       if (!headers.has(REQUEST_ID_HEADER)) headers.set(REQUEST_ID_HEADER, id);
     }
-    const seconds = (performance.now() - started) / 1000;
-    observe?.(c, seconds);
-    if (deps.logger.isLevelEnabled('debug')) {
-      const ms = Math.round(seconds * 10_000) / 10;
-      deps.logger.debug(
-        { request_id: id, method: c.req.method, path: c.req.path, status: c.res.status, ms },
-        'request',
-      );
-    }
+    record({ id, method: c.req.method, path: c.req.path, route: routeOf(c), status: c.res.status, started });
   };
 }

@@ -9,19 +9,19 @@ import type { Metrics } from './metrics';
 /**
  * Records a request's duration under the route pattern that answered it (`/api/v1/payments/:id`, never
  * the raw path, so ids do not explode the series count). Called by the request scope (src/http), which
- * times everything after it. The labelled children are kept per (method, route, status): prom-client
- * hashes the labels on every `observe(labels, v)`, which was a visible share of an entitlement check.
+ * times everything after it, and by the lanes (src/http/lanes.ts) with their fixed path. The labelled
+ * children are kept per (method, route, status): prom-client hashes the labels on every
+ * `observe(labels, v)`, which was a visible share of an entitlement check.
  */
-export function httpObserver(metrics: Metrics): (c: Context, seconds: number) => void {
+export function httpObserver(
+  metrics: Metrics,
+): (method: string, route: string, status: number, seconds: number) => void {
   const children = new Map<string, { observe(v: number): void }>();
-  return (c, seconds) => {
-    const method = c.req.method;
-    const route = routeOf(c);
-    const status = String(c.res.status);
+  return (method, route, status, seconds) => {
     const key = `${method} ${status} ${route}`;
     let child = children.get(key);
     if (!child) {
-      child = metrics.httpDuration.labels({ method, route, status });
+      child = metrics.httpDuration.labels({ method, route, status: String(status) });
       children.set(key, child);
     }
     child.observe(seconds);
@@ -29,7 +29,7 @@ export function httpObserver(metrics: Metrics): (c: Context, seconds: number) =>
 }
 
 /** The pattern of the handler that answered; unmatched paths share one label. */
-function routeOf(c: Context): string {
+export function routeOf(c: Context): string {
   const path = routePath(c);
   return !path || path === '*' || path === '/*' ? 'unmatched' : path;
 }

@@ -1,15 +1,16 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { actingUserId, defineRoute, lookupUser, principalOf } from '../../http/auth';
+import type { Deps } from '../../deps';
+import { actingUserIdOf, defineRoute, lookupUser, principalOf } from '../../http/auth';
+import type { Principal } from '../auth/auth.service';
 import type { AppEnv } from '../../http/env';
 import { createRouter } from '../../http/router';
 import { forbidden, notFound } from '../../lib/errors';
-import { MAX_AMOUNT } from '../../lib/money';
 import { getUser } from '../users/users.service';
 import { transact } from './cache';
 import {
+  CheckQuery,
   CheckSchema,
-  creditType,
   EntitlementSchema,
   ExplainSchema,
   featureKey,
@@ -35,24 +36,30 @@ import { productExists } from './entitlements.ports';
 import { toView } from './entitlements.types';
 
 /** The user a read is about: the caller, or (service keys) a named non-admin user that exists. */
-async function subjectOf(c: Context<AppEnv>, requested?: string): Promise<string> {
-  const userId = actingUserId(c, requested);
-  if (userId !== principalOf(c).user.id) {
+export async function subjectFor(deps: Deps, caller: Principal, requested?: string): Promise<string> {
+  const userId = actingUserIdOf(caller, requested);
+  if (userId !== caller.user.id) {
     // Cached per instance (dropped when the user's role changes): checks run on every feature request.
-    const user = await lookupUser(c.get('deps'), userId);
+    const user = await lookupUser(deps, userId);
     if (!user) throw notFound('User');
     if (user.role === 'admin') throw forbidden('A service key may not act for an admin');
   }
   return userId;
 }
 
+const subjectOf = (c: Context<AppEnv>, requested?: string) =>
+  subjectFor(c.get('deps'), principalOf(c), requested);
+
 async function requireUserId(c: Context<AppEnv>, userId: string): Promise<void> {
   if (!(await getUser(c.get('deps').db, userId))) throw notFound('User', { user_id: userId });
 }
 
+/** Who may ask the read routes (and the check's lane, check.lane.ts). */
+export const ENTITLEMENTS_READ = { auth: 'user', scope: 'entitlements:read' } as const;
+
 export function entitlementsRoutes() {
   const app = createRouter();
-  const read = { auth: 'user', scope: 'entitlements:read' } as const;
+  const read = ENTITLEMENTS_READ;
   const admin = { auth: 'admin' } as const;
   const tags = ['entitlements'];
 
@@ -92,13 +99,7 @@ export function entitlementsRoutes() {
       tags,
       summary: 'May the user do this? By feature, type or credit type, optionally for a quantity',
       request: {
-        query: z.object({
-          feature: featureKey.optional(),
-          type: z.string().max(40).optional().openapi({ description: typeDoc }),
-          credit_type: creditType.optional(),
-          quantity: z.coerce.number().int().positive().max(MAX_AMOUNT).optional(),
-          user_id: userIdQuery,
-        }),
+        query: CheckQuery,
       },
       responses: { 200: json(CheckSchema, 'The answer') },
     }),

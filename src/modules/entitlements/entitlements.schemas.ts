@@ -86,6 +86,15 @@ export const userIdQuery = z
   .optional()
   .openapi({ description: 'Service keys: the user to ask about' });
 
+/** The question of `GET /entitlements/check` (the route and its lane, check.lane.ts). */
+export const CheckQuery = z.object({
+  feature: featureKey.optional(),
+  type: z.string().max(40).optional().openapi({ description: typeDoc }),
+  credit_type: creditType.optional(),
+  quantity: z.coerce.number().int().positive().max(MAX_AMOUNT).optional(),
+  user_id: userIdQuery,
+});
+
 export const GrantBody = z.strictObject({
   user_id: z.uuid(),
   entitlement_type: z.string().min(1).max(40).openapi({ description: typeDoc, example: 'feature_unlock' }),
