@@ -8,7 +8,7 @@ import { type SubscriptionRow, subscriptions } from './subscriptions.tables';
 
 export { reconcileAccess } from './access';
 export { grantPaidPeriod } from './periods';
-export { syncSubscription, userOfSubscription } from './sync';
+export { eventWatermarkOf, syncSubscription, userOfSubscription } from './sync';
 
 const ENDED = ['canceled', 'incomplete_expired'] as const;
 

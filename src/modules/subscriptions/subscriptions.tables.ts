@@ -71,6 +71,12 @@ export const subscriptions = pgTable(
     endPolicyAppliedAt: ts('end_policy_applied_at'),
     /** Watermark: when the Stripe read this row was last written from started. */
     stripeSyncedAt: ts('stripe_synced_at').notNull(),
+    /**
+     * Event watermark: the newest `created` (Stripe's clock) of a subscription event whose re-read was
+     * applied to this row. An event created well before it changed nothing this row does not already hold
+     * (src/webhooks/handlers/subscription-sync.ts); null for a subscription on a test clock.
+     */
+    eventWatermark: ts('event_watermark'),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },

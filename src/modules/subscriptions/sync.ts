@@ -17,6 +17,23 @@ import { type SubscriptionRow, type SubscriptionStatus, subscriptions } from './
 export interface SyncOptions {
   /** When a plan change seen in this state took effect (the API's proration date); default now. */
   changeAt?: Date | null;
+  /**
+   * The `created` of the event whose re-read this is (a webhook about a subscription on no test clock):
+   * raises the row's event watermark when the read is applied (subscription-sync.ts).
+   */
+  eventCreated?: Date;
+}
+
+/** The event watermark of a subscription's row (see `eventWatermark`); null when none or no row. */
+export async function eventWatermarkOf(
+  db: Tx | Deps['db'],
+  stripeSubscriptionId: string,
+): Promise<Date | null> {
+  const [row] = await db
+    .select({ at: subscriptions.eventWatermark })
+    .from(subscriptions)
+    .where(eq(subscriptions.stripeSubscriptionId, stripeSubscriptionId));
+  return row?.at ?? null;
 }
 
 /** The Paywire user a Stripe subscription belongs to: checkout's metadata, else the customer link. */
@@ -108,6 +125,7 @@ export async function syncSubscription(
         userId,
         stripeSubscriptionId: fresh.id,
         pastDueSince: pastDue ? (period.start ?? now) : null,
+        eventWatermark: opts.eventCreated ?? null,
         createdAt: now,
       })
       .onConflictDoNothing({ target: subscriptions.stripeSubscriptionId })
@@ -127,13 +145,15 @@ export async function syncSubscription(
   }
 
   if (prev) {
-    if (prev.stripeSyncedAt.getTime() > asOf.getTime()) return prev; // an older read than the one applied
+    // A read older than the one applied, or one that would revive an ended subscription (older than the
+    // end): the row already holds more than this read, so it covers the event this read was for too.
+    if (prev.stripeSyncedAt.getTime() > asOf.getTime()) return raiseEventWatermark(tx, prev, opts);
     if (TERMINAL_STATUSES.has(prev.status) && !TERMINAL_STATUSES.has(status)) {
       deps.logger.warn(
         { subscription: fresh.id, status },
         'ignored a state that would revive an ended subscription',
       );
-      return prev;
+      return raiseEventWatermark(tx, prev, opts);
     }
     const schedule = {
       // A schedule that is gone, or whose change has happened, is no longer pending.
@@ -147,6 +167,7 @@ export async function syncSubscription(
         ...fields,
         ...schedule,
         pastDueSince: pastDue ? (prev.pastDueSince ?? period.start ?? now) : null,
+        ...(opts.eventCreated ? { eventWatermark: watermarkAtLeast(opts.eventCreated) } : {}),
       })
       .where(eq(subscriptions.id, prev.id))
       .returning()) as [SubscriptionRow];
@@ -185,6 +206,23 @@ export async function syncSubscription(
 
   if (TERMINAL_STATUSES.has(row.status)) return endSubscription(deps, tx, row);
   return reconcileAccess(deps, tx, row);
+}
+
+const watermarkAtLeast = (created: Date) =>
+  sql`greatest(${subscriptions.eventWatermark}, ${created.toISOString()}::timestamptz)`;
+
+async function raiseEventWatermark(
+  tx: Tx,
+  row: SubscriptionRow,
+  opts: SyncOptions,
+): Promise<SubscriptionRow> {
+  const created = opts.eventCreated;
+  if (!created || (row.eventWatermark && row.eventWatermark >= created)) return row;
+  await tx
+    .update(subscriptions)
+    .set({ eventWatermark: watermarkAtLeast(created) })
+    .where(eq(subscriptions.id, row.id));
+  return row;
 }
 
 /** The final end: the lifecycle policy and the end of running discounts, once. */

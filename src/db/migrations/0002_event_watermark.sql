@@ -1,0 +1,1 @@
+ALTER TABLE "subscriptions" ADD COLUMN "event_watermark" timestamp with time zone;
