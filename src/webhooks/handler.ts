@@ -12,9 +12,17 @@ import type { Moment } from '../stripe/shared-read';
  * after the call.
  */
 export interface WebhookHandler<P = unknown> {
-  prepare?(event: Stripe.Event, deps: Deps, context?: PrepareContext): Promise<P>;
+  prepare?(event: Stripe.Event, deps: Deps, context?: PrepareContext): Promise<P | NothingToApply>;
   apply(tx: Tx, event: Stripe.Event, prepared: P, deps: Deps): Promise<void>;
 }
+
+/**
+ * What `prepare` returns when the event needs no work - its work is already done (a fulfilled checkout, a
+ * paid invoice already recorded) or a later event covers it: `apply` is not called, and the inbox marks the
+ * event handled without a handler transaction, in one round trip (src/webhooks/inbox.ts).
+ */
+export const NOTHING_TO_APPLY: unique symbol = Symbol('nothing to apply');
+export type NothingToApply = typeof NOTHING_TO_APPLY;
 
 /** What `prepare` learns about its delivery besides the event. */
 export interface PrepareContext {

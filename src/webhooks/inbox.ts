@@ -9,9 +9,9 @@ import { faultPoint } from '../lib/faults';
 import { scrub } from '../lib/logger';
 import type { Moment } from '../stripe/shared-read';
 import { handlersFor } from './dispatch';
-import type { HandlerRegistry } from './handler';
+import { type HandlerRegistry, NOTHING_TO_APPLY } from './handler';
 import { type InboxRow, inboxBatcher, inboxInsert } from './inbox-batch';
-import { clientTransaction } from './pg-transaction';
+import { clientTransaction, oneRoundTrip } from './pg-transaction';
 import { type StripeEventRow, stripeEvents } from './inbox.tables';
 
 /**
@@ -170,10 +170,16 @@ async function processOnce(
   try {
     const prepared = handler?.prepare ? await handler.prepare(event, deps, { arrivedAt }) : undefined;
     const wait = Math.max(1, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS));
-    const status = await inInboxTransaction(deps, id, wait, !!handler, async (tx) => {
-      if (handler) await handler.apply(tx, event, prepared, deps);
+    let status: ProcessStatus;
+    if (prepared === NOTHING_TO_APPLY) {
       faultPoint('webhook:after-handler', event.type);
-    });
+      status = await markHandled(deps, id, wait);
+    } else {
+      status = await inInboxTransaction(deps, id, wait, !!handler, async (tx) => {
+        if (handler) await handler.apply(tx, event, prepared, deps);
+        faultPoint('webhook:after-handler', event.type);
+      });
+    }
     if (status === 'processed') faultPoint('webhook:after-commit', event.type);
     return status;
   } catch (err) {
@@ -189,6 +195,35 @@ async function processOnce(
       event_id: id,
     });
   }
+}
+
+/** The row lock with its wait bound (set_config, local to the transaction, is evaluated first). */
+const lockStatement = (key: string, waitMs: number) =>
+  `select e.handled_at from stripe_events e, (select set_config('lock_timeout', '${waitMs}', true)) s
+      where e.id = ${key} for update of e`;
+
+const markStatement = (key: string, now: string, handled: boolean) =>
+  `update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
+        ignored = ${!handled}, attempts = attempts + 1 where id = ${key}`;
+
+/**
+ * An event whose handler has nothing to apply (NOTHING_TO_APPLY): the same lock, re-check and mark as
+ * inInboxTransaction with no work in between, so on PostgreSQL the whole transaction travels in one
+ * round trip (`begin; lock; mark if still unhandled; commit`).
+ */
+async function markHandled(deps: Deps, id: string, waitMs: number): Promise<ProcessStatus> {
+  const pool = ownPool(deps);
+  if (!pool) return inInboxTransaction(deps, id, waitMs, true, async () => {});
+  const key = pg.escapeLiteral(id);
+  const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
+  const [, locked, marked] = await oneRoundTrip(pool, [
+    'begin',
+    lockStatement(key, waitMs),
+    `${markStatement(key, now, true)} and handled_at is null returning id`,
+    'commit',
+  ]);
+  if (!locked!.rows.length) throw new Error(`event ${id} vanished from the inbox`);
+  return marked!.rows.length ? 'processed' : 'duplicate';
 }
 
 /**
@@ -209,17 +244,13 @@ async function inInboxTransaction(
     const key = pg.escapeLiteral(id);
     // The lock wait bound and the row lock in one statement: set_config (local to this transaction) is
     // evaluated before the locking step reaches the row.
-    const lock = `select e.handled_at from stripe_events e, (select set_config('lock_timeout', '${waitMs}', true)) s
-      where e.id = ${key} for update of e`;
-    return clientTransaction(pool, lock, async (tx, rows) => {
+    return clientTransaction(pool, lockStatement(key, waitMs), async (tx, rows) => {
       const locked = rows[0];
       if (!locked) throw new Error(`event ${id} vanished from the inbox`);
       if (locked.handled_at) return { value: 'duplicate' as const };
       await apply(tx);
       const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
-      const mark = `update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
-        ignored = ${!handled}, attempts = attempts + 1 where id = ${key}`;
-      return { value: done, last: mark };
+      return { value: done, last: markStatement(key, now, handled) };
     });
   }
   return deps.db.transaction(async (tx) => {

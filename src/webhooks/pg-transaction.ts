@@ -34,6 +34,26 @@ export async function clientTransaction<T>(
   }
 }
 
+/**
+ * A whole transaction as one multi-statement simple query on a pool client (`begin; ...; commit`, values
+ * inlined as literals): the results of its statements, in order. On an error the transaction is rolled
+ * back. PostgreSQL only.
+ */
+export async function oneRoundTrip(pool: pg.Pool, statements: string[]): Promise<pg.QueryResult[]> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
+  } catch (err) {
+    await client.query('rollback').catch((e: Error) => {
+      broken = e;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 const transactions = new WeakMap<pg.PoolClient, Tx>();
 
 /** A drizzle transaction object bound to the client, made once per pooled connection. */

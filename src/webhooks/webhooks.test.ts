@@ -8,6 +8,7 @@ import { countRows, createTestApp, isPostgres, type TestApp } from '../../test/h
 import { startStripeTestApp, type StripeTestApp, WEBHOOK_SECRET } from '../../test/stripe-app';
 import { AppError } from '../lib/errors';
 import { defaultHandlers, overrideHandlers } from './dispatch';
+import { NOTHING_TO_APPLY } from './handler';
 import { processEvent, recordEvent } from './inbox';
 import { productSync } from './handlers/catalog-sync';
 
@@ -308,6 +309,60 @@ describe('the inbox', () => {
       expect((await deliverEvent(event)).body.status).toBe('processed');
     },
   );
+
+  describe('a handler with nothing to apply (NOTHING_TO_APPLY)', () => {
+    const applied = vi.fn();
+    const nothing = { prepare: async () => NOTHING_TO_APPLY, apply: async () => applied() };
+    const withNothing = async <T>(fn: () => Promise<T>): Promise<T> => {
+      overrideHandlers(s.t.deps, { ...defaultHandlers, 'product.created': nothing });
+      try {
+        return await fn();
+      } finally {
+        overrideHandlers(s.t.deps, null);
+      }
+    };
+
+    it('marks the event handled once without calling apply; a copy is a duplicate', async () => {
+      const product = await s.stripe.products.create({ name: 'Nothing to do' });
+      const event = await eventFor('product.created', product.id);
+      const before = await countRows(s.t.deps.database, ['products', 'prices']);
+      const first = await withNothing(() => deliverEvent(event));
+      expect(first).toMatchObject({ status: 200, body: { status: 'processed' } });
+      expect(await eventRow(event.id)).toMatchObject({ attempts: 1, last_error: null, ignored: false });
+      expect((await eventRow(event.id))!.handled_at).not.toBeNull();
+      expect((await withNothing(() => deliverEvent(event))).body.status).toBe('duplicate');
+      expect(applied).not.toHaveBeenCalled();
+      expect(await countRows(s.t.deps.database, ['products', 'prices'])).toEqual(before);
+    });
+
+    it.runIf(isPostgres())(
+      'waits for another copy’s row lock like any event: 409 past the lock wait',
+      async () => {
+        const product = await s.stripe.products.create({ name: 'Held, nothing to do' });
+        const event = await eventFor('product.created', product.id);
+        await recordEvent(s.t.deps, event);
+        const holder = await s.t.deps.database.pool!.connect();
+        try {
+          await holder.query('begin');
+          await holder.query('select 1 from stripe_events where id = $1 for update', [event.id]);
+          const outcome = await withNothing(() =>
+            processEvent(s.t.deps, event.id, { lockWaitMs: 200 }).catch((err: AppError) => err),
+          );
+          expect((outcome as AppError).code).toBe('conflict');
+          // The other copy handles it and commits: this one then finds it handled.
+          await holder.query(`update stripe_events set handled_at = now() where id = $1`, [event.id]);
+          const late = withNothing(() => processEvent(s.t.deps, event.id, { lockWaitMs: 5_000 }));
+          await new Promise((r) => setTimeout(r, 100));
+          await holder.query('commit');
+          expect(await late).toBe('duplicate');
+        } finally {
+          await holder.query('rollback').catch(() => {});
+          holder.release();
+        }
+        expect(applied).not.toHaveBeenCalled();
+      },
+    );
+  });
 
   it('a handler that throws leaves the event failed and the catalog unchanged; a replay then succeeds', async () => {
     const product = await s.stripe.products.create({ name: 'Before' });

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { fulfilCheckout, type PreparedCheckout, prepareCheckout } from '../../modules/checkout/fulfil';
-import { defineHandler } from '../handler';
+import { defineHandler, NOTHING_TO_APPLY } from '../handler';
 import { fulfilledCheckout } from './billing-fetch';
 
 /**
@@ -11,7 +11,7 @@ const checkoutCompleted = defineHandler<PreparedCheckout | null>({
   async prepare(event, deps, context) {
     const id = (event.data.object as Stripe.Checkout.Session).id;
     // Fulfilled already (by the first invoice's invoice.paid, or an earlier copy): nothing to read or do.
-    if ((await fulfilledCheckout(deps, { sessionId: id })).done) return null;
+    if ((await fulfilledCheckout(deps, { sessionId: id })).done) return NOTHING_TO_APPLY;
     return prepareCheckout(deps, id, undefined, context?.arrivedAt);
   },
   async apply(tx, event, prepared, deps) {

@@ -3,7 +3,7 @@ import { fulfilCheckout } from '../../modules/checkout/fulfil';
 import { isPaid } from '../../modules/payments/payments.service';
 import type { PaymentKind } from '../../modules/payments/payments.tables';
 import { applyPaidInvoice } from '../../modules/subscriptions/invoices';
-import { defineHandler } from '../handler';
+import { defineHandler, NOTHING_TO_APPLY } from '../handler';
 import { type FreshInvoice, freshInvoice, fulfilledCheckout } from './billing-fetch';
 
 /**
@@ -26,7 +26,9 @@ export default defineHandler<FreshInvoice | null>({
     const { done, payment } = await fulfilledCheckout(deps, {
       invoiceId: (event.data.object as Stripe.Invoice).id!,
     });
-    if (done || (payment && RECORDED_WHEN_PAID.has(payment.kind) && isPaid(payment))) return null;
+    if (done || (payment && RECORDED_WHEN_PAID.has(payment.kind) && isPaid(payment))) {
+      return NOTHING_TO_APPLY;
+    }
     return freshInvoice(deps, event, {
       checkout: true,
       arrivedAt: context?.arrivedAt,

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { Deps } from '../../deps';
 import { eventWatermarkOf, syncSubscription } from '../../modules/subscriptions/subscriptions.service';
-import { defineHandler } from '../handler';
+import { defineHandler, NOTHING_TO_APPLY } from '../handler';
 import { type FreshSubscription, freshSubscription } from './billing-fetch';
 
 /**
@@ -33,9 +33,7 @@ export const subscriptionSync = defineHandler<Prepared>({
   async prepare(event, deps, context) {
     const payload = event.data.object as Stripe.Subscription;
     const created = onStripeClock(event, payload) ? new Date(event.created * 1000) : null;
-    if (created && (await coveredByLaterEvent(deps, payload.id, created))) {
-      return { sub: null, asOf: deps.wallClock.now(), created: null };
-    }
+    if (created && (await coveredByLaterEvent(deps, payload.id, created))) return NOTHING_TO_APPLY;
     return { ...(await freshSubscription(deps, payload.id, context?.arrivedAt)), created };
   },
   async apply(tx, _event, fresh, deps) {
