@@ -12,6 +12,8 @@ import {
   payments,
 } from './payments.tables';
 
+export { paidRevenueByDay } from './reports';
+
 /**
  * The payment record (SPEC sections 4, 5, 13). Rows are written by checkout (pending), by fulfilment
  * and the invoice handlers (succeeded / failed), and by the refund and dispute handlers; every write

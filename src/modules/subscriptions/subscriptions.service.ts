@@ -8,6 +8,7 @@ import { type SubscriptionRow, subscriptions } from './subscriptions.tables';
 
 export { reconcileAccess } from './access';
 export { grantPaidPeriod } from './periods';
+export { subscriptionTotals } from './reports';
 export { eventWatermarkOf, syncSubscription, userOfSubscription } from './sync';
 
 const ENDED = ['canceled', 'incomplete_expired'] as const;

@@ -126,13 +126,13 @@ export function AdminOverviewPage(props: PageFrame & { overview: Overview; runs:
   const o = props.overview;
   const mrrText =
     o.mrr === null
-      ? 'Not recorded yet'
+      ? 'Unavailable'
       : o.mrr.length
         ? money(o.mrr[0]!.amount, o.mrr[0]!.currency)
         : money(0, 'usd');
   const mrrNote =
     o.mrr === null
-      ? 'Subscriptions are not recorded on this server yet.'
+      ? 'The subscription report failed; see the server log.'
       : o.mrr
           .slice(1)
           .map((m) => `+ ${money(m.amount, m.currency)}`)
@@ -154,7 +154,7 @@ export function AdminOverviewPage(props: PageFrame & { overview: Overview; runs:
           note={
             r
               ? r.others.map((m) => `+ ${money(m.amount, m.currency)}`).join(' ') || 'Paid, net of refunds'
-              : 'Payments are not recorded on this server yet.'
+              : 'The revenue report failed; see the server log.'
           }
           testid="revenue"
         />
