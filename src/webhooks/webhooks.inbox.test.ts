@@ -1,81 +1,27 @@
-import { serve } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
-import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sql } from 'drizzle-orm';
-import { queryRows } from '../db/client';
-import { countRows, createTestApp, isPostgres, type TestApp } from '../../test/harness';
-import { startStripeTestApp, type StripeTestApp, WEBHOOK_SECRET } from '../../test/stripe-app';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { countRows, createTestApp, isPostgres } from '../../test/harness';
+import { type StripeTestApp, WEBHOOK_SECRET } from '../../test/stripe-app';
 import { AppError } from '../lib/errors';
 import { defaultHandlers, overrideHandlers } from './dispatch';
 import { NOTHING_TO_APPLY } from './handler';
-import { processEvent, recordEvent } from './inbox';
 import { productSync } from './handlers/catalog-sync';
+import { processEvent, recordEvent } from './inbox';
+import { deliver, queryRowsOf, SECOND_SECRET, sign, TABLES, webhooksSuite } from './webhooks-kit';
 
-const SECOND_SECRET = 'whsec_test_second_secret';
+/**
+ * The webhook route and its inbox (SPEC section 10): signatures, events stored before any work, exactly
+ * once under copies and concurrency, the row lock, failures and replays, the admin list.
+ */
+
+const kit = webhooksSuite();
+const { eventFor, deliverEvent, eventRow, localProduct } = kit;
 let s: StripeTestApp;
 let token: string;
-const TABLES = ['stripe_events', 'products', 'prices'];
-
-beforeAll(async () => {
-  s = await startStripeTestApp({ env: { STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${SECOND_SECRET}` } });
+beforeAll(() => {
+  s = kit.s();
   token = s.adminToken;
 });
-afterAll(() => s.close());
-
-/** The newest event of a type the emulator emitted for an object (a real payload, API version included). */
-async function eventFor(type: string, objectId: string): Promise<Stripe.Event> {
-  const events = await s.stripe.events.list({ type, limit: 100 });
-  const event = events.data.find((e) => (e.data.object as { id: string }).id === objectId);
-  if (!event) throw new Error(`no ${type} event for ${objectId}`);
-  return event;
-}
-
-function sign(payload: string, opts: { secret?: string; timestamp?: number } = {}) {
-  return Stripe.webhooks.generateTestHeaderString({
-    payload,
-    secret: opts.secret ?? WEBHOOK_SECRET,
-    ...(opts.timestamp ? { timestamp: opts.timestamp } : {}),
-  });
-}
-
-async function deliver(app: TestApp['app'], payload: string, header?: string) {
-  const res = await app.request('/api/v1/webhooks/stripe', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) },
-    body: payload,
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-const deliverEvent = (event: Stripe.Event, app = s.t.app) => {
-  const payload = JSON.stringify(event);
-  return deliver(app, payload, sign(payload));
-};
-
-const queryRowsOf = <T>(database: TestApp['deps']['database'], text: string) =>
-  queryRows<T>(database.db, sql.raw(text));
-
-const eventRow = async (id: string) =>
-  (
-    await queryRowsOf<{
-      handled_at: Date | null;
-      attempts: number;
-      last_error: string | null;
-      ignored: boolean;
-    }>(
-      s.t.deps.database,
-      `select handled_at, attempts, last_error, ignored from stripe_events where id = '${id}'`,
-    )
-  )[0];
-
-const localProduct = async (stripeId: string) =>
-  (
-    await queryRowsOf<{ name: string; is_active: boolean; key: string | null }>(
-      s.t.deps.database,
-      `select name, is_active, key from products where stripe_product_id = '${stripeId}'`,
-    )
-  )[0];
+const { holdingRowLock } = kit;
 
 describe('webhook signatures', () => {
   it('refuses a bad signature, a stale timestamp, an altered body or no header with 400, writing nothing', async () => {
@@ -116,116 +62,6 @@ describe('the inbox', () => {
     expect(await eventRow(event.id)).toMatchObject({ attempts: 1, ignored: true, last_error: null });
     expect((await eventRow(event.id))!.handled_at).not.toBeNull();
   });
-
-  it('mirrors products and prices made or edited in Stripe, with the grants in price metadata', async () => {
-    const product = await s.stripe.products.create({
-      name: 'Dashboard plan',
-      metadata: { paywire_product_type: 'feature_access', paywire_key: 'dash' },
-    });
-    await deliverEvent(await eventFor('product.created', product.id));
-    expect(await localProduct(product.id)).toMatchObject({ name: 'Dashboard plan', key: 'dash' });
-
-    const price = await s.stripe.prices.create({
-      product: product.id,
-      unit_amount: 700,
-      currency: 'eur',
-      lookup_key: 'dash_once',
-      metadata: { paywire_grants: JSON.stringify([{ type: 'FEATURE_UNLOCK', feature: 'dashboards' }]) },
-    });
-    const created = await deliverEvent(await eventFor('price.created', price.id));
-    expect(created.body.status).toBe('processed');
-    const [row] = await queryRowsOf<{
-      unit_amount: number;
-      currency: string;
-      extra_metadata: unknown;
-      version: number;
-    }>(
-      s.t.deps.database,
-      `select unit_amount::int as unit_amount, currency, extra_metadata, version from prices where stripe_price_id = '${price.id}'`,
-    );
-    expect(row).toMatchObject({ unit_amount: 700, currency: 'eur', version: 1 });
-    expect(row!.extra_metadata).toEqual({
-      entitlements: [{ type: 'feature_unlock', feature: 'dashboards' }],
-    });
-
-    await s.stripe.prices.update(price.id, {
-      metadata: { paywire_grants: JSON.stringify([{ type: 'feature_unlock', feature: 'dashboards_v2' }]) },
-    });
-    await deliverEvent(await eventFor('price.updated', price.id));
-    const [updated] = await queryRowsOf<{ version: number; extra_metadata: { entitlements: unknown[] } }>(
-      s.t.deps.database,
-      `select version, extra_metadata from prices where stripe_price_id = '${price.id}'`,
-    );
-    expect(updated).toMatchObject({
-      version: 2,
-      extra_metadata: { entitlements: [{ feature: 'dashboards_v2' }] },
-    });
-
-    await s.stripe.products.update(product.id, { name: 'Renamed in the dashboard' });
-    await deliverEvent(await eventFor('product.updated', product.id));
-    expect((await localProduct(product.id))!.name).toBe('Renamed in the dashboard');
-  });
-
-  it('converges on the current Stripe state when an older event arrives late', async () => {
-    const product = await s.stripe.products.create({ name: 'v1' });
-    await s.stripe.products.update(product.id, { name: 'v2' });
-    const older = await eventFor('product.updated', product.id);
-    await s.stripe.products.update(product.id, { name: 'v3' });
-    const newer = await eventFor('product.updated', product.id);
-    expect(newer.id).not.toBe(older.id);
-    await deliverEvent(newer);
-    await deliverEvent(older);
-    expect((await localProduct(product.id))!.name).toBe('v3');
-  });
-
-  it('deliveries about one product share a Stripe read started after they arrived, never one started before', async () => {
-    const product = await s.stripe.products.create({ name: 'Shared' });
-    await s.stripe.products.update(product.id, { name: 'Shared v2' });
-    const base = await eventFor('product.updated', product.id);
-    const [a, b, c] = ['a', 'b', 'c'].map((k) => ({ ...base, id: `${base.id}_${k}` }));
-    for (const e of [a!, b!, c!]) await recordEvent(s.t.deps, e);
-    const products = s.t.deps.stripe!.products;
-    const retrieve = products.retrieve.bind(products);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    // The read is held in flight until every delivery has asked for it.
-    const reads = vi.spyOn(products, 'retrieve').mockImplementation((async (id: string) => {
-      await gate;
-      return retrieve(id);
-    }) as never);
-    const asked: string[] = [];
-    overrideHandlers(s.t.deps, {
-      ...defaultHandlers,
-      'product.updated': {
-        prepare: (event: Stripe.Event, deps: typeof s.t.deps, context?: { arrivedAt: number }) => {
-          asked.push(event.id);
-          return productSync.prepare!(event, deps, context);
-        },
-        apply: productSync.apply,
-      },
-    });
-    try {
-      const arrived = performance.now();
-      const first = processEvent(s.t.deps, a!.id, { event: a, arrivedAt: arrived });
-      const second = processEvent(s.t.deps, b!.id, { event: b, arrivedAt: arrived });
-      await vi.waitFor(() => expect(asked).toHaveLength(2));
-      expect(reads).toHaveBeenCalledTimes(1);
-      // Arrived after that read started: it may predate this delivery's change, so it is not shared.
-      const third = processEvent(s.t.deps, c!.id, { event: c, arrivedAt: performance.now() });
-      await vi.waitFor(() => expect(asked).toHaveLength(3));
-      expect(reads).toHaveBeenCalledTimes(2);
-      release();
-      expect(await Promise.all([first, second, third])).toEqual(['processed', 'processed', 'processed']);
-    } finally {
-      release();
-      reads.mockRestore();
-      overrideHandlers(s.t.deps, null);
-    }
-    expect((await localProduct(product.id))!.name).toBe('Shared v2');
-  });
-
   it('processes one event delivered 5 times, 3 of them concurrently, exactly once', async () => {
     // On PostgreSQL the concurrent copies go through two app instances on one database.
     const second = isPostgres()
@@ -290,20 +126,14 @@ describe('the inbox', () => {
       const event = await eventFor('product.created', product.id);
       await recordEvent(s.t.deps, event);
       // Another instance is in the middle of processing: it holds the row lock in an open transaction.
-      const holder = await s.t.deps.database.pool!.connect();
-      try {
-        await holder.query('begin');
-        await holder.query('select 1 from stripe_events where id = $1 for update', [event.id]);
+      await holdingRowLock(event.id, async () => {
         const outcome = await processEvent(s.t.deps, event.id, { lockWaitMs: 200 }).catch(
           (err: AppError) => err,
         );
         expect(outcome).toBeInstanceOf(AppError);
         expect((outcome as AppError).code).toBe('conflict');
         expect((outcome as AppError).status).toBe(409);
-      } finally {
-        await holder.query('rollback');
-        holder.release();
-      }
+      });
       // Not recorded as a failure; the next delivery handles it.
       expect(await eventRow(event.id)).toMatchObject({ handled_at: null, attempts: 0, last_error: null });
       expect((await deliverEvent(event)).body.status).toBe('processed');
@@ -341,10 +171,7 @@ describe('the inbox', () => {
         const product = await s.stripe.products.create({ name: 'Held, nothing to do' });
         const event = await eventFor('product.created', product.id);
         await recordEvent(s.t.deps, event);
-        const holder = await s.t.deps.database.pool!.connect();
-        try {
-          await holder.query('begin');
-          await holder.query('select 1 from stripe_events where id = $1 for update', [event.id]);
+        await holdingRowLock(event.id, async (holder) => {
           const outcome = await withNothing(() =>
             processEvent(s.t.deps, event.id, { lockWaitMs: 200 }).catch((err: AppError) => err),
           );
@@ -355,10 +182,7 @@ describe('the inbox', () => {
           await new Promise((r) => setTimeout(r, 100));
           await holder.query('commit');
           expect(await late).toBe('duplicate');
-        } finally {
-          await holder.query('rollback').catch(() => {});
-          holder.release();
-        }
+        });
         expect(applied).not.toHaveBeenCalled();
       },
     );
@@ -440,27 +264,5 @@ describe('the inbox', () => {
     const one = await s.call('GET', `admin/events/${first.body.data[0].id}`, { token });
     expect(one.body.payload.id).toBe(first.body.data[0].id);
     expect((await s.call('GET', 'admin/events?status=bogus', { token })).status).toBe(400);
-  });
-});
-
-describe('delivered by the emulator over HTTP', () => {
-  it('keeps the local catalog in step with a dashboard edit, end to end', async () => {
-    const server = serve({ fetch: s.t.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    const port = (server.address() as AddressInfo).port;
-    try {
-      const endpoint = await s.stripe.webhookEndpoints.create({
-        url: `http://127.0.0.1:${port}/api/v1/webhooks/stripe`,
-        enabled_events: ['product.created', 'product.updated', 'price.created', 'price.updated'],
-      });
-      s.t.config.webhookSecrets.push(endpoint.secret!);
-      const product = await s.stripe.products.create({ name: 'Live edit' });
-      await s.stripe.products.update(product.id, { name: 'Live edit, renamed', active: false });
-      await s.emu.flush();
-      expect(await localProduct(product.id)).toMatchObject({ name: 'Live edit, renamed', is_active: false });
-      await s.stripe.webhookEndpoints.del(endpoint.id);
-    } finally {
-      await new Promise((r) => server.close(r));
-    }
   });
 });
