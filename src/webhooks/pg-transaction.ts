@@ -10,40 +10,39 @@ import * as schema from '../db/schema';
  * transaction bound to that client (nested `transaction()` calls become savepoints, as with drizzle's).
  * PostgreSQL only.
  */
-export async function clientTransaction<T>(
+export function clientTransaction<T>(
   pool: pg.Pool,
   first: string,
   work: (tx: Tx, firstRows: Record<string, unknown>[]) => Promise<{ value: T; last?: string }>,
 ): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
+  return inTransactionOn(pool, async (client) => {
     const opened = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
     const { value, last } = await work(txOf(client), opened[opened.length - 1]!.rows);
     await client.query(last ? `${last}; commit` : 'commit');
     return value;
-  } catch (err) {
-    // Also after a failed COMMIT or a failed open (a no-op then, with a warning).
-    await client.query('rollback').catch((e: Error) => {
-      broken = e;
-    });
-    throw err;
-  } finally {
-    // A connection that could not roll back is in an unknown state: the pool drops it.
-    client.release(broken);
-  }
+  });
 }
 
 /**
  * A whole transaction as one multi-statement simple query on a pool client (`begin; ...; commit`, values
- * inlined as literals): the results of its statements, in order. On an error the transaction is rolled
- * back. PostgreSQL only.
+ * inlined as literals): the results of its statements, in order. PostgreSQL only.
  */
-export async function oneRoundTrip(pool: pg.Pool, statements: string[]): Promise<pg.QueryResult[]> {
+export function oneRoundTrip(pool: pg.Pool, statements: string[]): Promise<pg.QueryResult[]> {
+  return inTransactionOn(pool, async (client) => {
+    return (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
+  });
+}
+
+/**
+ * `fn` on a pool client that opens and ends a transaction; on an error it is rolled back (also after a
+ * failed COMMIT or a failed open: a no-op then, with a warning), and a connection that could not roll
+ * back is in an unknown state, so the pool drops it.
+ */
+async function inTransactionOn<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    return (await client.query(statements.join(';\n'))) as unknown as pg.QueryResult[];
+    return await fn(client);
   } catch (err) {
     await client.query('rollback').catch((e: Error) => {
       broken = e;

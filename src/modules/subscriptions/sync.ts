@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
-import type { Tx } from '../../db/client';
+import type { Queryable, Tx } from '../../db/client';
 import type { Deps } from '../../deps';
 import { isUuid } from '../../lib/ids';
 import { getPrice, getPriceByStripeId } from '../catalog/catalog.service';
@@ -25,11 +25,8 @@ export interface SyncOptions {
 }
 
 /** The event watermark of a subscription's row (see `eventWatermark`); null when none or no row. */
-export async function eventWatermarkOf(
-  db: Tx | Deps['db'],
-  stripeSubscriptionId: string,
-): Promise<Date | null> {
-  const [row] = await db
+export async function eventWatermarkOf(q: Queryable, stripeSubscriptionId: string): Promise<Date | null> {
+  const [row] = await q
     .select({ at: subscriptions.eventWatermark })
     .from(subscriptions)
     .where(eq(subscriptions.stripeSubscriptionId, stripeSubscriptionId));
