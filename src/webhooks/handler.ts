@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Tx } from '../db/client';
 import type { Deps } from '../deps';
 import type { Moment } from '../stripe/shared-read';
+import type { SettledProbe } from './settled';
 
 /**
  * One webhook event type's work. `prepare` runs before any transaction opens and is where Stripe is
@@ -12,6 +13,12 @@ import type { Moment } from '../stripe/shared-read';
  * after the call.
  */
 export interface WebhookHandler<P = unknown> {
+  /**
+   * The SQL twin of the "already done" test behind prepare's NOTHING_TO_APPLY, for the inbox to run inside
+   * the INSERT of a new delivery (src/webhooks/settled.ts): when it holds, the row goes in handled and the
+   * delivery is answered with no prepare and no transaction. null: no check for this event.
+   */
+  settledBy?(event: Stripe.Event): SettledProbe | null;
   prepare?(event: Stripe.Event, deps: Deps, context?: PrepareContext): Promise<P | NothingToApply>;
   apply(tx: Tx, event: Stripe.Event, prepared: P, deps: Deps): Promise<void>;
 }
@@ -31,6 +38,11 @@ export interface PrepareContext {
    * in-flight Stripe reads started after it may be shared.
    */
   arrivedAt: Moment;
+  /**
+   * The handler's `settledBy` check ran in the INSERT of this delivery and did not hold: `prepare` may skip
+   * making the same test again (were it true by now, skipping costs only the work it would have saved).
+   */
+  settledChecked?: boolean;
 }
 
 /** Event type -> handler. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, isPostgres } from '../../test/harness';
 import type { Database } from '../db/client';
-import { InboxBatcher, type InboxRow } from './inbox-batch';
+import { InboxBatcher, type InboxRow, inboxInsert } from './inbox-batch';
 
 // The batcher is the PostgreSQL path of recordEvent (PGlite has one connection and writes row by row).
 describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () => {
@@ -24,6 +24,7 @@ describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () =>
     receivedAt: new Date().toISOString(),
     payload: '{"object":"event"}',
     ignored: false,
+    settle: null,
     ...over,
   });
 
@@ -43,7 +44,7 @@ describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () =>
       ...fresh.map((r, i) => batcher.insert(r, i === 1)),
       batcher.insert({ ...existing, receivedAt: new Date().toISOString() }, false),
     ]);
-    expect(answers).toEqual([true, true, true, false]);
+    expect(answers).toEqual(['new', 'new', 'new', 'copy']);
     expect(await stored(fresh[0]!.id)).toMatchObject({ handled: false, ignored: false, attempts: 0 });
     // A type without a handler goes in already handled, as ignored.
     expect(await stored(fresh[1]!.id)).toMatchObject({ handled: true, ignored: true, attempts: 1 });
@@ -57,8 +58,7 @@ describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () =>
       batcher.insert(r, true),
       batcher.insert(r, false),
     ]);
-    expect(answers.filter(Boolean)).toHaveLength(1);
-    expect(answers[0]).toBe(true);
+    expect(answers).toEqual(['new', 'copy', 'copy']);
     expect(await stored(r.id)).toBeDefined();
   });
 
@@ -73,15 +73,38 @@ describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () =>
       batcher.insert(bad, false),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected']);
-    expect(results[0]).toMatchObject({ value: true });
-    expect(results[2]).toMatchObject({ value: true });
+    expect(results[0]).toMatchObject({ value: 'new' });
+    expect(results[2]).toMatchObject({ value: 'new' });
     expect(await stored(good[0]!.id)).toBeDefined();
     expect(await stored(good[1]!.id)).toBeDefined();
     expect(await stored(bad.id)).toBeUndefined();
   });
 
+  it('waits for the flush only when a row goes in handled, unless asked to always wait', async () => {
+    // The statement's commit mode is local to its transaction: run it in one and read the setting back.
+    const commitMode = async (rows: InboxRow[], durable: boolean) => {
+      const client = await database.pool!.connect();
+      try {
+        await client.query('begin');
+        const { text, values } = inboxInsert(rows, durable);
+        const inserted = await client.query(text, values);
+        const mode = (await client.query('show synchronous_commit')).rows[0].synchronous_commit;
+        return { mode, inserted: inserted.rowCount };
+      } finally {
+        await client.query('rollback');
+        client.release();
+      }
+    };
+    const missing = { check: 'checkout_fulfilled', key: 'cs_no_such_session' } as const;
+    // Rows left for their handler (one with a settle check that does not hold): not flushed on their own.
+    expect(await commitMode([row(), row({ settle: missing })], false)).toEqual({ mode: 'off', inserted: 2 });
+    // A row that goes in handled (here ignored; a settled one likewise) is answered at once: flushed.
+    expect(await commitMode([row(), row({ ignored: true })], false)).toEqual({ mode: 'on', inserted: 2 });
+    expect(await commitMode([row()], true)).toEqual({ mode: 'on', inserted: 1 });
+  });
+
   it('keeps going after a failed batch', async () => {
     await expect(batcher.insert(row({ payload: 'not json' }), true)).rejects.toThrow();
-    expect(await batcher.insert(row(), true)).toBe(true);
+    expect(await batcher.insert(row(), true)).toBe('new');
   });
 });

@@ -10,13 +10,23 @@ import { scrub } from '../lib/logger';
 import type { Moment } from '../stripe/shared-read';
 import { handlersFor } from './dispatch';
 import { type HandlerRegistry, NOTHING_TO_APPLY } from './handler';
-import { type InboxRow, inboxBatcher, inboxInsert } from './inbox-batch';
+import type { SettledProbe } from './settled';
+import {
+  type InboxRow,
+  type InsertedRow,
+  inboxBatcher,
+  inboxInsert,
+  type Stored,
+  storedRows,
+} from './inbox-batch';
 import { clientTransaction, oneRoundTrip } from './pg-transaction';
 import { type StripeEventRow, stripeEvents } from './inbox.tables';
 
 /**
  * The inbox protocol (SPEC section 10):
- * 1. the event row is committed first (INSERT ... ON CONFLICT DO NOTHING, unique on the event id);
+ * 1. the event row is committed first (INSERT ... ON CONFLICT DO NOTHING, unique on the event id) - already
+ *    handled when its type has no handler (ignored) or its work is found done by the handler's settle
+ *    check in that INSERT (settled on arrival, src/webhooks/settled.ts), and then that is all;
  * 2. the handler's `prepare` reads Stripe, outside any transaction;
  * 3. one transaction locks the row (SELECT ... FOR UPDATE), re-checks handled_at, applies the handler
  *    and marks the row handled;
@@ -42,6 +52,8 @@ export interface ProcessOptions {
    * Default: when processing starts, which is later than any arrival and so always safe.
    */
   arrivedAt?: Moment;
+  /** The handler's settle check ran in the INSERT of this (new) row and did not hold (PrepareContext). */
+  settledChecked?: boolean;
 }
 
 export interface RecordOptions {
@@ -55,6 +67,11 @@ export interface RecordOptions {
   ignored?: boolean;
   /** The event's JSON text as received (stored instead of serialising the event again). */
   raw?: string;
+  /**
+   * Store the row already handled if this check holds (settled on arrival, src/webhooks/settled.ts). Such
+   * a row's commit is flushed before the call returns, whatever `deferFlush` says (inbox-batch.ts).
+   */
+  settle?: SettledProbe | null;
 }
 
 /**
@@ -68,6 +85,16 @@ export async function recordEvent(
   event: Stripe.Event,
   opts: RecordOptions = {},
 ): Promise<boolean> {
+  return (await storeEvent(deps, event, opts)) !== 'copy';
+}
+
+/** recordEvent, saying what became of the row: new, settled on arrival, or a copy (nothing written). */
+async function storeEvent(
+  deps: Pick<Deps, 'db' | 'wallClock' | 'database'>,
+  event: Stripe.Event,
+  opts: RecordOptions,
+): Promise<Stored> {
+  const settle = opts.settle ?? null;
   const row: InboxRow = {
     id: event.id,
     type: event.type,
@@ -78,13 +105,14 @@ export async function recordEvent(
     // The body as received is the same JSON: no second serialisation of the event.
     payload: opts.raw ?? JSON.stringify(event),
     ignored: !!opts.ignored,
+    settle,
   };
   const pool = ownPool(deps);
   if (pool) return inboxBatcher(pool).insert(row, !opts.deferFlush);
   // PGlite, or a deps.db bound to an open transaction: the same statement, one row, through drizzle.
   const { text, values } = inboxInsert([row], !opts.deferFlush);
-  const rows = await queryRows<{ id: string }>(deps.db, numberedSql(text, values));
-  return rows.length > 0;
+  const rows = await queryRows<InsertedRow>(deps.db, numberedSql(text, values));
+  return storedRows(rows).get(row.id) ?? 'copy';
 }
 
 /** The PostgreSQL pool behind `deps.db` for the batched insert and the client transaction (see directHandles). */
@@ -94,7 +122,8 @@ const ownPool = (deps: Pick<Deps, 'db' | 'database'>): pg.Pool | undefined =>
 /** Records a verified event and processes it (the webhook route). */
 export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string): Promise<ProcessStatus> {
   const arrivedAt = performance.now();
-  if (!handlersFor(deps)[event.type]) {
+  const handler = handlersFor(deps)[event.type];
+  if (!handler) {
     // Nothing to apply: the row goes in already handled (ignored), the state the two steps below would
     // reach, in one statement and one flush. A copy already in the inbox takes the usual way.
     const started = performance.now();
@@ -104,13 +133,28 @@ export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string
     }
     return processEvent(deps, event.id, { event });
   }
-  // The inbox row is committed (visible to every copy and instance) before any work, but not flushed on
-  // its own: Stripe gets its answer only after a later synchronous commit - the handler's, or the failure
-  // record's - and flushing the WAL up to that commit flushes this row with it (a crash of the database
-  // before then loses only an unanswered delivery, which Stripe retries). One flush per event, not two.
-  const inserted = await recordEvent(deps, event, { deferFlush: true, raw });
+  // Work already done (the handler's settle check holds: src/webhooks/settled.ts): the row goes in
+  // handled, in one statement and one flush, as for a type without a handler. A copy already in the inbox
+  // takes the usual way.
+  const settle = handler.settledBy?.(event) ?? null;
+  // Otherwise the inbox row is committed (visible to every copy and instance) before any work, but not
+  // flushed on its own: Stripe gets its answer only after a later synchronous commit - the handler's, or
+  // the failure record's - and flushing the WAL up to that commit flushes this row with it (a crash of the
+  // database before then loses only an unanswered delivery, which Stripe retries). One flush per event,
+  // not two. (A settled row's commit is flushed: the INSERT decides, inbox-batch.ts.)
+  const started = performance.now();
+  const stored = await storeEvent(deps, event, { deferFlush: true, raw, settle });
+  if (stored === 'settled') {
+    observe(deps, event.type, 'processed', started);
+    return 'processed';
+  }
   faultPoint('webhook:after-insert', event.type);
-  return processEvent(deps, event.id, { event, fresh: inserted, arrivedAt });
+  return processEvent(deps, event.id, {
+    event,
+    fresh: stored === 'new',
+    arrivedAt,
+    settledChecked: stored === 'new' && !!settle,
+  });
 }
 
 /**
@@ -168,7 +212,9 @@ async function processOnce(
   }
   const handler = (opts.registry ?? handlersFor(deps))[event.type];
   try {
-    const prepared = handler?.prepare ? await handler.prepare(event, deps, { arrivedAt }) : undefined;
+    const prepared = handler?.prepare
+      ? await handler.prepare(event, deps, { arrivedAt, settledChecked: opts.settledChecked })
+      : undefined;
     const wait = Math.max(1, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS));
     let status: ProcessStatus;
     if (prepared === NOTHING_TO_APPLY) {

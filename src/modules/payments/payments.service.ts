@@ -20,8 +20,14 @@ export { paidRevenueByDay } from './reports';
  * happens under the row lock or through a unique key, so no payment is recorded twice.
  */
 
-const PAID: ReadonlySet<string> = new Set(['succeeded', 'refunded', 'partially_refunded', 'disputed']);
-export const isPaid = (p: Pick<PaymentRow, 'status'>) => PAID.has(p.status);
+/** The statuses of a payment that was paid (whatever happened to it since). */
+export const PAID_STATUSES: ReadonlySet<PaymentStatus> = new Set<PaymentStatus>([
+  'succeeded',
+  'refunded',
+  'partially_refunded',
+  'disputed',
+]);
+export const isPaid = (p: Pick<PaymentRow, 'status'>) => PAID_STATUSES.has(p.status);
 
 /** The status of a paid payment, from what happened to it since: disputes first, then refunds. */
 export function paidStatus(

@@ -7,8 +7,9 @@ import {
   getPaymentByPaymentIntent,
   getPayment,
   getPaymentBySession,
+  isPaid,
 } from '../../modules/payments/payments.service';
-import type { PaymentRow } from '../../modules/payments/payments.tables';
+import type { PaymentKind, PaymentRow } from '../../modules/payments/payments.tables';
 import { idOf, isMissing, subscriptionIdOfInvoice } from '../../modules/subscriptions/stripe-shapes';
 import { requireStripe } from '../../stripe/client';
 import { type Moment, readInvoice, readSubscription } from '../../stripe/shared-read';
@@ -53,6 +54,18 @@ export interface FreshInvoice extends FreshSubscription {
  * (the other of `checkout.session.completed` and the first `invoice.paid`, a retry, a duplicate) has
  * nothing to read and nothing to do.
  */
+/**
+ * The kinds of payment only applyPaidInvoice marks paid - in the transaction that also syncs the
+ * subscription and grants the paid period - so an invoice of one of them recorded paid needs nothing
+ * more from invoice.paid. (A plan change's own invoice, `subscription_update`, is also recorded by the
+ * change API, which counts no discount cycle, so it is not on the list.)
+ */
+export const RECORDED_WHEN_PAID: ReadonlySet<PaymentKind> = new Set<PaymentKind>([
+  'subscription_cycle',
+  'subscription_create',
+  'invoice',
+]);
+
 export async function fulfilledCheckout(
   deps: Deps,
   by: { sessionId: string } | { invoiceId: string },
@@ -63,6 +76,14 @@ export async function fulfilledCheckout(
       : await getPaymentByInvoice(deps.db, by.invoiceId);
   return { done: !!payment?.fulfilledAt && payment.kind === 'checkout', payment };
 }
+
+/**
+ * What invoice.paid finds already done (fulfilledCheckout by the invoice): the first invoice of a fulfilled
+ * checkout, or an invoice whose payment the invoice handler recorded paid. The TypeScript twin of the
+ * `invoice_recorded` check (src/webhooks/settled.ts).
+ */
+export const invoiceRecorded = ({ done, payment }: { done: boolean; payment: PaymentRow | undefined }) =>
+  done || (!!payment && RECORDED_WHEN_PAID.has(payment.kind) && isPaid(payment));
 
 export async function freshInvoice(
   deps: Deps,

@@ -8,10 +8,18 @@ import { fulfilledCheckout } from './billing-fetch';
  * grants of the price, the discount redemption - in one transaction, once (SPEC section 10).
  */
 const checkoutCompleted = defineHandler<PreparedCheckout | null>({
+  // A new delivery of a fulfilled checkout is settled by the inbox INSERT (src/webhooks/settled.ts).
+  settledBy: (event) => ({
+    check: 'checkout_fulfilled',
+    key: (event.data.object as Stripe.Checkout.Session).id,
+  }),
   async prepare(event, deps, context) {
     const id = (event.data.object as Stripe.Checkout.Session).id;
     // Fulfilled already (by the first invoice's invoice.paid, or an earlier copy): nothing to read or do.
-    if ((await fulfilledCheckout(deps, { sessionId: id })).done) return NOTHING_TO_APPLY;
+    // (Not asked again when the INSERT of this delivery just found it not fulfilled.)
+    if (!context?.settledChecked && (await fulfilledCheckout(deps, { sessionId: id })).done) {
+      return NOTHING_TO_APPLY;
+    }
     return prepareCheckout(deps, id, undefined, context?.arrivedAt);
   },
   async apply(tx, event, prepared, deps) {

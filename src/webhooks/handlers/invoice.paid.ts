@@ -1,10 +1,8 @@
 import type Stripe from 'stripe';
 import { fulfilCheckout } from '../../modules/checkout/fulfil';
-import { isPaid } from '../../modules/payments/payments.service';
-import type { PaymentKind } from '../../modules/payments/payments.tables';
 import { applyPaidInvoice } from '../../modules/subscriptions/invoices';
 import { defineHandler, NOTHING_TO_APPLY } from '../handler';
-import { type FreshInvoice, freshInvoice, fulfilledCheckout } from './billing-fetch';
+import { type FreshInvoice, freshInvoice, fulfilledCheckout, invoiceRecorded } from './billing-fetch';
 
 /**
  * invoice.paid: a renewal (or a proration, or a retry that finally succeeded). The first invoice of a
@@ -12,23 +10,18 @@ import { type FreshInvoice, freshInvoice, fulfilledCheckout } from './billing-fe
  * whichever of the two events comes first) instead of recording a second payment; the later one finds it
  * fulfilled before reading anything from Stripe.
  *
- * Likewise an invoice whose payment is already recorded as paid, when its kind is one that only
- * applyPaidInvoice marks paid - in the transaction that also syncs the subscription and grants the paid
- * period. (A plan change's own invoice, `subscription_update`, is also recorded by the change API, which
- * counts no discount cycle, so it is not on the list.)
+ * Likewise an invoice whose payment is already recorded as paid by the invoice handler
+ * (RECORDED_WHEN_PAID). A new delivery in either case is settled by the inbox INSERT itself
+ * (`invoice_recorded`, src/webhooks/settled.ts); `prepare` makes the same test for the other ways in.
  */
-const RECORDED_WHEN_PAID = new Set<PaymentKind>(['subscription_cycle', 'subscription_create', 'invoice']);
-
 export default defineHandler<FreshInvoice | null>({
+  settledBy: (event) => ({ check: 'invoice_recorded', key: (event.data.object as Stripe.Invoice).id! }),
   async prepare(event, deps, context) {
     // The first invoice of a checkout already fulfilled, or an invoice whose payment is already recorded as
     // paid (with its period's grants, in that same transaction): nothing to read, nothing to do.
-    const { done, payment } = await fulfilledCheckout(deps, {
-      invoiceId: (event.data.object as Stripe.Invoice).id!,
-    });
-    if (done || (payment && RECORDED_WHEN_PAID.has(payment.kind) && isPaid(payment))) {
-      return NOTHING_TO_APPLY;
-    }
+    const found = await fulfilledCheckout(deps, { invoiceId: (event.data.object as Stripe.Invoice).id! });
+    if (invoiceRecorded(found)) return NOTHING_TO_APPLY;
+    const { payment } = found;
     return freshInvoice(deps, event, {
       checkout: true,
       arrivedAt: context?.arrivedAt,

@@ -25,15 +25,28 @@ interface Prepared extends FreshSubscription {
  * re-read started after its event arrived, so after that event's change, and so after the change of any
  * event created more than EVENT_WATERMARK_MARGIN_MS before it - which the row therefore already holds
  * (the read watermark only moves forward). Such an event is acknowledged with no Stripe read and no
- * write: a late or redelivered event costs one indexed read. Both times are Stripe's `created`, one
+ * write: a new delivery is stored handled by the inbox INSERT itself (`settledBy`, src/webhooks/settled.ts),
+ * any other way in (a copy, a retry, a replay) costs one indexed read. Both times are Stripe's `created`, one
  * clock; a subscription on a test clock (whose events carry the clock's simulated time) and `paywire
  * sync`'s stand-in events (dated by this server's clock) neither use nor raise the watermark.
  */
 export const subscriptionSync = defineHandler<Prepared>({
+  // A new delivery already covered is settled by the inbox INSERT (`subscription_watermark`, settled.ts).
+  settledBy(event) {
+    const payload = event.data.object as Stripe.Subscription;
+    if (!onStripeClock(event, payload)) return null;
+    return {
+      check: 'subscription_watermark',
+      key: payload.id,
+      after: new Date(event.created * 1000 + EVENT_WATERMARK_MARGIN_MS),
+    };
+  },
   async prepare(event, deps, context) {
     const payload = event.data.object as Stripe.Subscription;
     const created = onStripeClock(event, payload) ? new Date(event.created * 1000) : null;
-    if (created && (await coveredByLaterEvent(deps, payload.id, created))) return NOTHING_TO_APPLY;
+    if (created && !context?.settledChecked && (await coveredByLaterEvent(deps, payload.id, created))) {
+      return NOTHING_TO_APPLY;
+    }
     return { ...(await freshSubscription(deps, payload.id, context?.arrivedAt)), created };
   },
   async apply(tx, _event, fresh, deps) {
@@ -51,7 +64,12 @@ function onStripeClock(event: Stripe.Event, payload: Stripe.Subscription): boole
   return event.id.startsWith('evt_') && !payload.test_clock;
 }
 
-async function coveredByLaterEvent(deps: Deps, stripeSubscriptionId: string, created: Date) {
+/** The TypeScript twin of the `subscription_watermark` check (src/webhooks/settled.ts). */
+export async function coveredByLaterEvent(
+  deps: Pick<Deps, 'db'>,
+  stripeSubscriptionId: string,
+  created: Date,
+) {
   const watermark = await eventWatermarkOf(deps.db, stripeSubscriptionId);
   return !!watermark && created.getTime() + EVENT_WATERMARK_MARGIN_MS <= watermark.getTime();
 }
