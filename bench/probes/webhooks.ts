@@ -8,6 +8,7 @@
  *   npm run bench:probe-webhooks                                  # every group
  *   PROBE_ONLY=ignored,handled,invoice.paid npm run bench:probe-webhooks
  *   PROBE_SECONDS=6 PROBE_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof' npm run bench:probe-webhooks
+ *   PROBE_EMULATOR_NODE_ARGS='--cpu-prof --cpu-prof-dir=prof-emulator' npm run bench:probe-webhooks
  *
  * Groups: `warm` (the mix, to warm the JIT and do the first, real, fulfilments), `mix`, `ignored` (types
  * without a handler), `handled`, then each handled type alone; `bare` sends the mix to the benchmark's
@@ -53,7 +54,13 @@ function postgresPids(): string[] {
 
 const pg = await createBenchDatabase();
 const db = await pg.open(2);
-const emulator = await startChild(serverScript('emulator'), {});
+const emulator = await startChild(
+  serverScript('emulator'),
+  {},
+  {
+    nodeArgs: process.env.PROBE_EMULATOR_NODE_ARGS?.split(' ').filter(Boolean),
+  },
+);
 const app = await startApp(
   pg.url,
   mkdtempSync(join(tmpdir(), 'paywire-probe-')),

@@ -20,6 +20,12 @@ export interface WebhookHandler<P = unknown> {
    */
   settledBy?(event: Stripe.Event): SettledProbe | null;
   prepare?(event: Stripe.Event, deps: Deps, context?: PrepareContext): Promise<P | NothingToApply>;
+  /**
+   * A statement (SQL text without parameters: a lock) that `apply` needs first: the inbox runs it at the
+   * start of the handler transaction, right after the inbox row lock - on PostgreSQL in the same round
+   * trip as BEGIN and that lock - so `apply` can count on it having run.
+   */
+  openWith?: string;
   apply(tx: Tx, event: Stripe.Event, prepared: P, deps: Deps): Promise<void>;
 }
 

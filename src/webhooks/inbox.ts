@@ -221,10 +221,11 @@ async function processOnce(
       faultPoint('webhook:after-handler', event.type);
       status = await markHandled(deps, id, wait);
     } else {
-      status = await inInboxTransaction(deps, id, wait, !!handler, async (tx) => {
+      const work = async (tx: Tx) => {
         if (handler) await handler.apply(tx, event, prepared, deps);
         faultPoint('webhook:after-handler', event.type);
-      });
+      };
+      status = await inInboxTransaction(deps, id, wait, !!handler, work, handler?.openWith);
     }
     if (status === 'processed') faultPoint('webhook:after-commit', event.type);
     return status;
@@ -273,8 +274,8 @@ async function markHandled(deps: Deps, id: string, waitMs: number): Promise<Proc
 }
 
 /**
- * One transaction: lock the row (waiting at most `waitMs` for another copy), re-check that it is not
- * handled, run `apply`, mark the row handled. On PostgreSQL it opens and closes in one round trip each
+ * One transaction: lock the row (waiting at most `waitMs` for another copy), run the handler's opening
+ * statement, re-check that the row is not handled, run `apply`, mark the row handled. On PostgreSQL it opens and closes in one round trip each
  * (BEGIN with the lock, the mark with COMMIT: pg-transaction.ts); on PGlite drizzle's transaction.
  */
 async function inInboxTransaction(
@@ -283,14 +284,16 @@ async function inInboxTransaction(
   waitMs: number,
   handled: boolean,
   apply: (tx: Tx) => Promise<void>,
+  openWith?: string,
 ): Promise<ProcessStatus> {
   const done: ProcessStatus = handled ? 'processed' : 'ignored';
   const pool = ownPool(deps);
   if (pool) {
     const key = pg.escapeLiteral(id);
     // The lock wait bound and the row lock in one statement: set_config (local to this transaction) is
-    // evaluated before the locking step reaches the row.
-    return clientTransaction(pool, lockStatement(key, waitMs), async (tx, rows) => {
+    // evaluated before the locking step reaches the row. The handler's opening statement travels with it.
+    const first = openWith ? `${lockStatement(key, waitMs)};\n${openWith}` : lockStatement(key, waitMs);
+    return clientTransaction(pool, first, async (tx, rows) => {
       const locked = rows[0];
       if (!locked) throw new Error(`event ${id} vanished from the inbox`);
       if (locked.handled_at) return { value: 'duplicate' as const };
@@ -307,6 +310,7 @@ async function inInboxTransaction(
     );
     if (!locked) throw new Error(`event ${id} vanished from the inbox`);
     if (locked.handled_at) return 'duplicate';
+    if (openWith) await tx.execute(sql.raw(openWith));
     await apply(tx);
     const now = deps.wallClock.now().toISOString();
     await tx.execute(

@@ -8,7 +8,7 @@ import * as schema from '../db/schema';
  * `<last>; commit` travel as multi-statement simple queries (values inlined as literals), where drizzle's
  * `db.transaction` sends BEGIN and COMMIT as queries of their own. The work in between gets a drizzle
  * transaction bound to that client (nested `transaction()` calls become savepoints, as with drizzle's).
- * PostgreSQL only.
+ * `first` may hold several statements; `work` gets the rows of the first one. PostgreSQL only.
  */
 export function clientTransaction<T>(
   pool: pg.Pool,
@@ -17,7 +17,7 @@ export function clientTransaction<T>(
 ): Promise<T> {
   return inTransactionOn(pool, async (client) => {
     const opened = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
-    const { value, last } = await work(txOf(client), opened[opened.length - 1]!.rows);
+    const { value, last } = await work(txOf(client), opened[1]!.rows);
     await client.query(last ? `${last}; commit` : 'commit');
     return value;
   });

@@ -1,6 +1,8 @@
+import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { countRows, createTestApp, isPostgres } from '../../test/harness';
 import { type StripeTestApp, WEBHOOK_SECRET } from '../../test/stripe-app';
+import { queryRows, type Tx } from '../db/client';
 import { AppError } from '../lib/errors';
 import { defaultHandlers, overrideHandlers } from './dispatch';
 import { NOTHING_TO_APPLY } from './handler';
@@ -139,6 +141,31 @@ describe('the inbox', () => {
       expect((await deliverEvent(event)).body.status).toBe('processed');
     },
   );
+
+  it("runs a handler's opening statement in its transaction before apply; a copy is a duplicate", async () => {
+    const seen: Array<string | null> = [];
+    const opening = {
+      openWith: `select set_config('paywire.test_opened', 'yes', true)`,
+      apply: async (tx: Tx) => {
+        const [row] = await queryRows<{ v: string | null }>(
+          tx,
+          sql`select current_setting('paywire.test_opened', true) as v`,
+        );
+        seen.push(row!.v);
+      },
+    };
+    const product = await s.stripe.products.create({ name: 'Opened' });
+    const event = await eventFor('product.created', product.id);
+    overrideHandlers(s.t.deps, { ...defaultHandlers, 'product.created': opening });
+    try {
+      expect((await deliverEvent(event)).body.status).toBe('processed');
+      expect((await deliverEvent(event)).body.status).toBe('duplicate');
+    } finally {
+      overrideHandlers(s.t.deps, null);
+    }
+    expect(seen).toEqual(['yes']);
+    expect(await eventRow(event.id)).toMatchObject({ attempts: 1, last_error: null, ignored: false });
+  });
 
   describe('a handler with nothing to apply (NOTHING_TO_APPLY)', () => {
     const applied = vi.fn();

@@ -123,10 +123,22 @@ async function productValues(
  * product.* / price.* webhooks it causes touch the same rows (a lookup key moving between prices) in
  * different orders, which deadlocked on PostgreSQL. Catalog writes are rare, so serialising them is free.
  */
-const lockCatalog = (q: Queryable) => q.execute(sql`select pg_advisory_xact_lock(7243002)`);
+export const CATALOG_LOCK_SQL = 'select pg_advisory_xact_lock(7243002)';
 
-export async function mirrorProduct(q: Queryable, p: Stripe.Product, asOf: Date): Promise<ProductOutcome> {
-  await lockCatalog(q);
+const lockCatalog = (q: Queryable) => q.execute(sql.raw(CATALOG_LOCK_SQL));
+
+/** How a mirror call is made: `catalogLocked` when the caller's transaction already holds the catalog lock. */
+export interface MirrorOptions {
+  catalogLocked?: boolean;
+}
+
+export async function mirrorProduct(
+  q: Queryable,
+  p: Stripe.Product,
+  asOf: Date,
+  opts: MirrorOptions = {},
+): Promise<ProductOutcome> {
+  if (!opts.catalogLocked) await lockCatalog(q);
   const warnings: string[] = [];
   for (let attempt = 0; attempt < 3; attempt++) {
     const [existing] = await q
@@ -247,13 +259,14 @@ export async function mirrorPrice(
   price: Stripe.Price,
   asOf: Date,
   mirrored?: ProductOutcome,
+  opts: MirrorOptions = {},
 ): Promise<MirrorOutcome> {
   const warnings: string[] = [];
   const stripeProductId = typeof price.product === 'string' ? price.product : price.product.id;
   const product =
     mirrored?.row.stripeProductId === stripeProductId
       ? mirrored.row
-      : await lockedProduct(q, stripeProductId);
+      : await lockedProduct(q, stripeProductId, opts);
   if (!product) {
     warnings.push(`price ${price.id}: product ${stripeProductId} is not in the local catalog; skipped`);
     return { id: null, created: false, updated: false, warnings };
@@ -329,8 +342,12 @@ export async function mirrorPrice(
 }
 
 /** Takes the catalog lock, then reads the local product of a Stripe product. */
-async function lockedProduct(q: Queryable, stripeProductId: string): Promise<ProductRow | undefined> {
-  await lockCatalog(q);
+async function lockedProduct(
+  q: Queryable,
+  stripeProductId: string,
+  opts: MirrorOptions,
+): Promise<ProductRow | undefined> {
+  if (!opts.catalogLocked) await lockCatalog(q);
   const [product] = await q.select().from(products).where(eq(products.stripeProductId, stripeProductId));
   return product;
 }

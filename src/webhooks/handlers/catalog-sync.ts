@@ -5,20 +5,27 @@ import {
   mirrorPrice,
   mirrorProduct,
 } from '../../modules/catalog/catalog.service';
-import type { ProductOutcome } from '../../modules/catalog/mirror';
+import { CATALOG_LOCK_SQL, type ProductOutcome } from '../../modules/catalog/mirror';
 import { defineHandler } from '../handler';
 import { type Fresh, freshPrice, freshProduct } from './catalog-fetch';
+
+/**
+ * The catalog lock every mirror write takes first (mirror.ts) travels with the handler transaction's
+ * BEGIN (`openWith`): one round trip fewer per catalog event.
+ */
+const locked = { catalogLocked: true };
 
 /** product.created / product.updated: mirror the product as Stripe has it now. */
 export const productSync = defineHandler<Fresh<Stripe.Product>>({
   prepare: (event, deps, context) => freshProduct(event, deps, context?.arrivedAt),
+  openWith: CATALOG_LOCK_SQL,
   async apply(tx, event, fresh, deps) {
     const id = (event.data.object as Stripe.Product).id;
     if (!fresh.object) {
       await archiveStripeProduct(tx, id, fresh.asOf);
       return;
     }
-    const outcome = await mirrorProduct(tx, fresh.object, fresh.asOf);
+    const outcome = await mirrorProduct(tx, fresh.object, fresh.asOf, locked);
     for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
   },
 });
@@ -26,6 +33,7 @@ export const productSync = defineHandler<Fresh<Stripe.Product>>({
 /** price.created / price.updated: mirror the price (and its product, when new) as Stripe has them now. */
 export const priceSync = defineHandler<Fresh<Stripe.Price>>({
   prepare: (event, deps, context) => freshPrice(event, deps, context?.arrivedAt),
+  openWith: CATALOG_LOCK_SQL,
   async apply(tx, event, fresh, deps) {
     const id = (event.data.object as Stripe.Price).id;
     const price = fresh.object;
@@ -36,10 +44,10 @@ export const priceSync = defineHandler<Fresh<Stripe.Price>>({
     const product = price.product;
     let mirrored: ProductOutcome | undefined;
     if (typeof product === 'object' && product && !('deleted' in product && product.deleted)) {
-      mirrored = await mirrorProduct(tx, product as Stripe.Product, fresh.asOf);
+      mirrored = await mirrorProduct(tx, product as Stripe.Product, fresh.asOf, locked);
       for (const w of mirrored.warnings) deps.logger.warn({ event: event.id }, w);
     }
-    const outcome = await mirrorPrice(tx, price, fresh.asOf, mirrored);
+    const outcome = await mirrorPrice(tx, price, fresh.asOf, mirrored, locked);
     for (const w of outcome.warnings) deps.logger.warn({ event: event.id }, w);
   },
 });
