@@ -103,6 +103,16 @@ describe.runIf(isPostgres())('inbox batcher (group commit of inbox rows)', () =>
     expect(await commitMode([row()], true)).toEqual({ mode: 'on', inserted: 1 });
   });
 
+  it('compresses payloads with lz4 where the server has it (migration 0003)', async () => {
+    const { rows } = await database.pool!.query<{ lz4: boolean; method: string }>(
+      `select exists (select 1 from pg_settings where name = 'default_toast_compression'
+          and 'lz4' = any(enumvals)) as lz4,
+        (select attcompression from pg_attribute
+          where attrelid = 'stripe_events'::regclass and attname = 'payload') as method`,
+    );
+    expect(rows[0]!.method).toBe(rows[0]!.lz4 ? 'l' : '');
+  });
+
   it('keeps going after a failed batch', async () => {
     await expect(batcher.insert(row({ payload: 'not json' }), true)).rejects.toThrow();
     expect(await batcher.insert(row(), true)).toBe('new');
