@@ -1,5 +1,6 @@
 import { drizzle, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
+import { collectingAtCommit } from '../db/at-commit';
 import type { Tx } from '../db/client';
 import * as schema from '../db/schema';
 
@@ -8,7 +9,8 @@ import * as schema from '../db/schema';
  * `<last>; commit` travel as multi-statement simple queries (values inlined as literals), where drizzle's
  * `db.transaction` sends BEGIN and COMMIT as queries of their own. The work in between gets a drizzle
  * transaction bound to that client (nested `transaction()` calls become savepoints, as with drizzle's).
- * `first` may hold several statements; `work` gets the rows of the first one. PostgreSQL only.
+ * `first` may hold several statements; `work` gets the rows of the first one. Statements the work queued
+ * with `atCommit` (src/db/at-commit.ts) travel with `last` and COMMIT. PostgreSQL only.
  */
 export function clientTransaction<T>(
   pool: pg.Pool,
@@ -17,8 +19,13 @@ export function clientTransaction<T>(
 ): Promise<T> {
   return inTransactionOn(pool, async (client) => {
     const opened = (await client.query(`begin; ${first}`)) as unknown as pg.QueryResult[];
-    const { value, last } = await work(txOf(client), opened[1]!.rows);
-    await client.query(last ? `${last}; commit` : 'commit');
+    const tx = txOf(client);
+    const {
+      value: { value, last },
+      statements,
+    } = await collectingAtCommit(tx, () => work(tx, opened[1]!.rows));
+    const closing = last ? [...statements, last] : statements;
+    await client.query(closing.length ? `${closing.join(';\n')};\ncommit` : 'commit');
     return value;
   });
 }

@@ -1,5 +1,7 @@
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
+import pg from 'pg';
+import { atCommit } from '../../db/at-commit';
 import type { Queryable } from '../../db/client';
 import { isUuid, newId } from '../../lib/ids';
 import {
@@ -63,6 +65,25 @@ export async function tierKeysById(q: Queryable): Promise<Map<string, string>> {
 
 const isStale = (row: { stripeAsOf: Date | null }, asOf: Date) =>
   row.stripeAsOf !== null && row.stripeAsOf.getTime() > asOf.getTime();
+
+/**
+ * A read that finds the row already as Stripe has it still moves the row's watermark to that read, so that
+ * an older read finishing later (which may carry an intermediate state: A, then B, then A again) is refused
+ * as stale. Nothing reads the result, so it travels with the transaction's COMMIT where it can (atCommit).
+ */
+async function raiseStripeAsOf(
+  q: Queryable,
+  table: 'products' | 'prices',
+  row: { id: string; stripeAsOf: Date | null },
+  asOf: Date,
+) {
+  if (row.stripeAsOf && row.stripeAsOf.getTime() >= asOf.getTime()) return;
+  const at = pg.escapeLiteral(asOf.toISOString());
+  await atCommit(
+    q,
+    `update ${table} set stripe_as_of = greatest(stripe_as_of, ${at}::timestamptz) where id = ${pg.escapeLiteral(row.id)}`,
+  );
+}
 
 function sameValues<T extends Record<string, unknown>>(row: T, values: Partial<T>): boolean {
   return Object.entries(values).every(([k, v]) => canonicalJson(row[k] ?? null) === canonicalJson(v ?? null));
@@ -156,7 +177,10 @@ export async function mirrorProduct(
         );
         values.key = existing.key;
       }
-      if (sameValues(existing, values)) return kept;
+      if (sameValues(existing, values)) {
+        await raiseStripeAsOf(q, 'products', existing, asOf);
+        return kept;
+      }
       const [row] = await q
         .update(products)
         .set({ ...values, stripeAsOf: asOf, updatedAt: new Date() })
@@ -316,7 +340,10 @@ export async function mirrorPrice(
         );
     }
     if (existing) {
-      if (sameValues(existing, values)) return { id: existing.id, created: false, updated: false, warnings };
+      if (sameValues(existing, values)) {
+        await raiseStripeAsOf(q, 'prices', existing, asOf);
+        return { id: existing.id, created: false, updated: false, warnings };
+      }
       const grantsChanged = !grantsEqual(existing.extraMetadata, values.extraMetadata);
       const version = grantsChanged ? existing.version + 1 : existing.version;
       await q
