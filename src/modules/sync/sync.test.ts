@@ -64,7 +64,10 @@ async function stateOf(app: BillingApp, u: Customer) {
   };
 }
 
-/** A digest of every domain table (bookkeeping timestamps left out): equal digests = nothing changed. */
+/**
+ * A digest of every domain table (bookkeeping timestamps left out, among them the read watermarks
+ * `stripe_synced_at` and `stripe_as_of`, which every re-read moves): equal digests = nothing changed.
+ */
 async function fingerprint(app: BillingApp): Promise<Record<string, string>> {
   const tables = await queryRows<{ name: string }>(
     app.t.deps.db,
@@ -76,7 +79,8 @@ async function fingerprint(app: BillingApp): Promise<Record<string, string>> {
     const [row] = await queryRows<{ d: string }>(
       app.t.deps.db,
       sql.raw(`select md5(coalesce(string_agg(x, '|' order by x), '')) as d from (
-        select (to_jsonb(t) - 'updated_at' - 'stripe_synced_at' - 'last_attempt_at')::text as x from "${name}" t) s`),
+        select (to_jsonb(t) - 'updated_at' - 'stripe_synced_at' - 'stripe_as_of' - 'last_attempt_at')::text
+          as x from "${name}" t) s`),
     );
     out[name] = row!.d;
   }
