@@ -5,7 +5,8 @@ import { api, countRows, createTestApp, signupUser, type TestApp } from '../../t
 import type { Deps } from '../deps';
 import { overrideHandlers } from '../webhooks/dispatch';
 import { defineHandler } from '../webhooks/handler';
-import { getEvent, processEvent, recordEvent, retryUnhandledEvents } from '../webhooks/inbox';
+import { processEvent, recordEvent, retryUnhandledEvents } from '../webhooks/inbox';
+import { getEvent } from '../webhooks/inbox-queries';
 import { builtinJobs } from './index';
 import { JobRunner } from './runner';
 

@@ -1,8 +1,7 @@
-import { and, desc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { pgErrorCode } from '../db/errors';
-import pg from 'pg';
-import { type Db, directHandles, numberedSql, queryRows, type Tx } from '../db/client';
+import { numberedSql, queryRows, type Tx } from '../db/client';
 import type { Deps } from '../deps';
 import { AppError, notFound } from '../lib/errors';
 import { faultPoint } from '../lib/faults';
@@ -19,8 +18,11 @@ import {
   type Stored,
   storedRows,
 } from './inbox-batch';
-import { clientTransaction, oneRoundTrip } from './pg-transaction';
+import { inInboxTransaction, markHandled, ownPool, type ProcessStatus } from './inbox-transaction';
+import { getEvent } from './inbox-queries';
 import { type StripeEventRow, stripeEvents } from './inbox.tables';
+
+export type { ProcessStatus } from './inbox-transaction';
 
 /**
  * The inbox protocol (SPEC section 10):
@@ -36,8 +38,6 @@ import { type StripeEventRow, stripeEvents } from './inbox.tables';
  * LOCK_WAIT_MS, it gets 409 and Stripe retries later.
  */
 export const LOCK_WAIT_MS = 10_000;
-
-export type ProcessStatus = 'processed' | 'duplicate' | 'ignored';
 
 export interface ProcessOptions {
   registry?: HandlerRegistry;
@@ -114,10 +114,6 @@ async function storeEvent(
   const rows = await queryRows<InsertedRow>(deps.db, numberedSql(text, values));
   return storedRows(rows).get(row.id) ?? 'copy';
 }
-
-/** The PostgreSQL pool behind `deps.db` for the batched insert and the client transaction (see directHandles). */
-const ownPool = (deps: Pick<Deps, 'db' | 'database'>): pg.Pool | undefined =>
-  directHandles(deps.db, deps.database).pool;
 
 /** Records a verified event and processes it (the webhook route). */
 export async function receiveEvent(deps: Deps, event: Stripe.Event, raw?: string): Promise<ProcessStatus> {
@@ -244,83 +240,6 @@ async function processOnce(
   }
 }
 
-/** The row lock with its wait bound (set_config, local to the transaction, is evaluated first). */
-const lockStatement = (key: string, waitMs: number) =>
-  `select e.handled_at from stripe_events e, (select set_config('lock_timeout', '${waitMs}', true)) s
-      where e.id = ${key} for update of e`;
-
-const markStatement = (key: string, now: string, handled: boolean) =>
-  `update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
-        ignored = ${!handled}, attempts = attempts + 1 where id = ${key}`;
-
-/**
- * An event whose handler has nothing to apply (NOTHING_TO_APPLY): the same lock, re-check and mark as
- * inInboxTransaction with no work in between, so on PostgreSQL the whole transaction travels in one
- * round trip (`begin; lock; mark if still unhandled; commit`).
- */
-async function markHandled(deps: Deps, id: string, waitMs: number): Promise<ProcessStatus> {
-  const pool = ownPool(deps);
-  if (!pool) return inInboxTransaction(deps, id, waitMs, true, async () => {});
-  const key = pg.escapeLiteral(id);
-  const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
-  const [, locked, marked] = await oneRoundTrip(pool, [
-    'begin',
-    lockStatement(key, waitMs),
-    `${markStatement(key, now, true)} and handled_at is null returning id`,
-    'commit',
-  ]);
-  if (!locked!.rows.length) throw new Error(`event ${id} vanished from the inbox`);
-  return marked!.rows.length ? 'processed' : 'duplicate';
-}
-
-/**
- * One transaction: lock the row (waiting at most `waitMs` for another copy), run the handler's opening
- * statement, re-check that the row is not handled, run `apply`, mark the row handled. On PostgreSQL it opens and closes in one round trip each
- * (BEGIN with the lock, the mark with COMMIT: pg-transaction.ts); on PGlite drizzle's transaction.
- */
-async function inInboxTransaction(
-  deps: Deps,
-  id: string,
-  waitMs: number,
-  handled: boolean,
-  apply: (tx: Tx) => Promise<void>,
-  openWith?: string,
-): Promise<ProcessStatus> {
-  const done: ProcessStatus = handled ? 'processed' : 'ignored';
-  const pool = ownPool(deps);
-  if (pool) {
-    const key = pg.escapeLiteral(id);
-    // The lock wait bound and the row lock in one statement: set_config (local to this transaction) is
-    // evaluated before the locking step reaches the row. The handler's opening statement travels with it.
-    const first = openWith ? `${lockStatement(key, waitMs)};\n${openWith}` : lockStatement(key, waitMs);
-    return clientTransaction(pool, first, async (tx, rows) => {
-      const locked = rows[0];
-      if (!locked) throw new Error(`event ${id} vanished from the inbox`);
-      if (locked.handled_at) return { value: 'duplicate' as const };
-      await apply(tx);
-      const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
-      return { value: done, last: markStatement(key, now, handled) };
-    });
-  }
-  return deps.db.transaction(async (tx) => {
-    const [locked] = await queryRows<{ handled_at: unknown }>(
-      tx,
-      sql`select e.handled_at from stripe_events e, (select set_config('lock_timeout', ${String(waitMs)}, true)) s
-        where e.id = ${id} for update of e`,
-    );
-    if (!locked) throw new Error(`event ${id} vanished from the inbox`);
-    if (locked.handled_at) return 'duplicate';
-    if (openWith) await tx.execute(sql.raw(openWith));
-    await apply(tx);
-    const now = deps.wallClock.now().toISOString();
-    await tx.execute(
-      sql`update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
-        ignored = ${!handled}, attempts = attempts + 1 where id = ${id}`,
-    );
-    return done;
-  });
-}
-
 function describe(err: unknown): string {
   const e = err as { message?: string; type?: string; cause?: { message?: string } };
   const text = [e.type?.startsWith('Stripe') ? e.type : undefined, e.message, e.cause?.message]
@@ -430,54 +349,3 @@ export async function retryUnhandledEvents(
   }
   return { processed, failed };
 }
-
-export async function getEvent(db: Db, id: string): Promise<StripeEventRow | undefined> {
-  const [row] = await db.select().from(stripeEvents).where(eq(stripeEvents.id, id));
-  return row;
-}
-
-export type EventStatus = 'handled' | 'failed' | 'pending';
-
-export const statusOf = (row: Pick<StripeEventRow, 'handledAt' | 'lastError'>): EventStatus =>
-  row.handledAt ? 'handled' : row.lastError ? 'failed' : 'pending';
-
-/** Newest first, keyset-paginated on (received_at, id). */
-export async function listEvents(
-  db: Db,
-  opts: { type?: string; status?: EventStatus; limit: number; startingAfter?: string },
-) {
-  const statusFilter =
-    opts.status === 'handled'
-      ? isNotNull(stripeEvents.handledAt)
-      : opts.status === 'failed'
-        ? and(isNull(stripeEvents.handledAt), isNotNull(stripeEvents.lastError))
-        : opts.status === 'pending'
-          ? and(isNull(stripeEvents.handledAt), isNull(stripeEvents.lastError))
-          : undefined;
-  const cursor = opts.startingAfter
-    ? sql`(${stripeEvents.receivedAt}, ${stripeEvents.id}) < (select received_at, id from stripe_events where id = ${opts.startingAfter})`
-    : undefined;
-  const rows = await db
-    .select()
-    .from(stripeEvents)
-    .where(and(opts.type ? eq(stripeEvents.type, opts.type) : undefined, statusFilter, cursor))
-    .orderBy(desc(stripeEvents.receivedAt), desc(stripeEvents.id))
-    .limit(opts.limit + 1);
-  return { data: rows.slice(0, opts.limit), has_more: rows.length > opts.limit };
-}
-
-export const eventJson = (row: StripeEventRow, opts: { payload?: boolean } = {}) => ({
-  id: row.id,
-  type: row.type,
-  status: statusOf(row),
-  api_version: row.apiVersion,
-  livemode: row.livemode,
-  created: row.created.toISOString(),
-  received_at: row.receivedAt.toISOString(),
-  handled_at: row.handledAt?.toISOString() ?? null,
-  ignored: row.ignored,
-  attempts: row.attempts,
-  last_error: row.lastError,
-  last_error_at: row.lastErrorAt?.toISOString() ?? null,
-  ...(opts.payload ? { payload: row.payload } : {}),
-});

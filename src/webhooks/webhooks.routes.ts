@@ -3,7 +3,8 @@ import { defineRoute } from '../http/auth';
 import { rawBody } from '../http/body';
 import { createRouter } from '../http/router';
 import { notFound } from '../lib/errors';
-import { eventJson, getEvent, listEvents, receiveEvent, replayEvent } from './inbox';
+import { receiveEvent, replayEvent } from './inbox';
+import { eventJson, getEvent, listEvents } from './inbox-queries';
 import { verifyStripeEvent } from './verify';
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({

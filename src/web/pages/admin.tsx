@@ -1,7 +1,7 @@
 import type { Child } from 'hono/jsx';
 import type { JobRunRow } from '../../jobs/jobs.tables';
 import type { StripeEventRow } from '../../webhooks/inbox.tables';
-import { statusOf } from '../../webhooks/inbox';
+import { statusOf } from '../../webhooks/inbox-queries';
 import type { Overview } from '../data/metrics';
 import { REVENUE_DAYS } from '../data/metrics';
 import { count, dateTime, money } from '../format';

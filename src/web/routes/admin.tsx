@@ -8,7 +8,7 @@ import { listDiscounts } from '../../modules/discounts/discounts.service';
 import { listEntitlements, summary } from '../../modules/entitlements/entitlements.service';
 import { toView } from '../../modules/entitlements/entitlements.types';
 import { findUserByEmail, getUser, listUsers } from '../../modules/users/users.service';
-import { listEvents } from '../../webhooks/inbox';
+import { listEvents } from '../../webhooks/inbox-queries';
 import { usageCharts } from '../data/account';
 import { loadOverview, recentJobRuns } from '../data/metrics';
 import { loadOffers, offerLabel } from '../data/offers';
