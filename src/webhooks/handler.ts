@@ -27,6 +27,15 @@ export interface WebhookHandler<P = unknown> {
    */
   openWith?: string;
   apply(tx: Tx, event: Stripe.Event, prepared: P, deps: Deps): Promise<void>;
+  /**
+   * The work as guarded writes, when `prepare`'s result allows: data-modifying statements (SQL text, values
+   * inlined) that each return one row when their guard holds. The inbox sends them after the row lock and
+   * `openWith`, with the mark, in one round trip (inbox-transaction.ts `markHandled`); the event is marked
+   * only when every one returned its row, else `apply` runs as usual. A statement that matched while
+   * another did not has been written, so each must, alone, write only what `apply` would write for its row.
+   * null: `apply` (src/modules/catalog/mirror-guard.ts has the catalog's).
+   */
+  guarded?(event: Stripe.Event, prepared: P): string[] | null;
 }
 
 /**

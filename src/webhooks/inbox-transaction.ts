@@ -26,23 +26,48 @@ const markStatement = (key: string, now: string, handled: boolean) =>
         ignored = ${!handled}, attempts = attempts + 1 where id = ${key}`;
 
 /**
- * An event whose handler has nothing to apply (NOTHING_TO_APPLY): the same lock, re-check and mark as
- * inInboxTransaction with no work in between, so on PostgreSQL the whole transaction travels in one
- * round trip (`begin; lock; mark if still unhandled; commit`).
+ * The mark, only when every guarded write travelling with it (`WebhookHandler.guarded`, as CTEs `g0`,
+ * `g1`, ...) returned its one row.
  */
-export async function markHandled(deps: Deps, id: string, waitMs: number): Promise<ProcessStatus> {
-  const pool = ownPool(deps);
-  if (!pool) return inInboxTransaction(deps, id, waitMs, true, async () => {});
+function guardedMarkStatement(key: string, now: string, guarded: string[]): string {
+  const ctes = guarded.length ? `with ${guarded.map((s, i) => `g${i} as (${s})`).join(',\n')}\n` : '';
+  const held = guarded.map((_, i) => `\n        and (select count(*) from g${i}) = 1`).join('');
+  return `${ctes}${markStatement(key, now, true)} and handled_at is null${held} returning id`;
+}
+
+/**
+ * An event whose handler has nothing to apply (NOTHING_TO_APPLY), or whose work is guarded writes
+ * (`WebhookHandler.guarded`, after the handler's `openWith`): the same lock, re-check and mark as
+ * inInboxTransaction with no round trip in between, so on PostgreSQL the whole transaction travels in one
+ * (`begin; lock; [open;] guarded writes and the mark if still unhandled; commit`). `unmatched`: a guard did
+ * not hold, so the event is not marked (the caller applies it the usual way).
+ */
+export async function markHandled(
+  deps: Deps,
+  id: string,
+  waitMs: number,
+  guarded: string[] = [],
+  openWith?: string,
+): Promise<ProcessStatus | 'unmatched'> {
   const key = pg.escapeLiteral(id);
   const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
-  const [, locked, marked] = await oneRoundTrip(pool, [
-    'begin',
+  const statements = [
     lockStatement(key, waitMs),
-    `${markStatement(key, now, true)} and handled_at is null returning id`,
-    'commit',
-  ]);
-  if (!locked!.rows.length) throw new Error(`event ${id} vanished from the inbox`);
-  return marked!.rows.length ? 'processed' : 'duplicate';
+    ...(guarded.length && openWith ? [openWith] : []),
+    guardedMarkStatement(key, now, guarded),
+  ];
+  const pool = ownPool(deps);
+  const results = pool
+    ? (await oneRoundTrip(pool, ['begin', ...statements, 'commit'])).slice(1, -1).map((r) => r.rows)
+    : await deps.db.transaction(async (tx) => {
+        const out: Record<string, unknown>[][] = [];
+        for (const statement of statements) out.push(await queryRows(tx, sql.raw(statement)));
+        return out;
+      });
+  const locked = results[0]![0];
+  if (!locked) throw new Error(`event ${id} vanished from the inbox`);
+  if (results.at(-1)!.length) return 'processed';
+  return locked.handled_at ? 'duplicate' : 'unmatched';
 }
 
 /**

@@ -212,13 +212,18 @@ async function processOnce(
       ? await handler.prepare(event, deps, { arrivedAt, settledChecked: opts.settledChecked })
       : undefined;
     const wait = Math.max(1, Math.floor(opts.lockWaitMs ?? LOCK_WAIT_MS));
-    let status: ProcessStatus;
-    if (prepared === NOTHING_TO_APPLY) {
+    // Nothing to apply, or work that travels as guarded writes: the lock, the writes and the mark in one
+    // round trip; a guard that does not hold leaves the event to the handler transaction below.
+    const guarded =
+      prepared === NOTHING_TO_APPLY ? [] : handler?.guarded ? handler.guarded(event, prepared) : null;
+    let status: ProcessStatus | 'unmatched' = 'unmatched';
+    if (guarded) {
       faultPoint('webhook:after-handler', event.type);
-      status = await markHandled(deps, id, wait);
-    } else {
+      status = await markHandled(deps, id, wait, guarded, handler?.openWith);
+    }
+    if (status === 'unmatched') {
       const work = async (tx: Tx) => {
-        if (handler) await handler.apply(tx, event, prepared, deps);
+        if (handler) await handler.apply(tx, event, prepared as never, deps);
         faultPoint('webhook:after-handler', event.type);
       };
       status = await inInboxTransaction(deps, id, wait, !!handler, work, handler?.openWith);

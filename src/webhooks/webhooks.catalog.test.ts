@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StripeTestApp } from '../../test/stripe-app';
 import { defaultHandlers, overrideHandlers } from './dispatch';
-import { productSync } from './handlers/catalog-sync';
+import { priceSync, productSync } from './handlers/catalog-sync';
 import { processEvent, recordEvent } from './inbox';
 import { queryRowsOf, webhooksSuite } from './webhooks-kit';
 
@@ -128,6 +128,83 @@ describe('catalog events', () => {
       overrideHandlers(s.t.deps, null);
     }
     expect((await localProduct(product.id))!.name).toBe('Shared v2');
+  });
+});
+
+describe('re-reads that find the catalog unchanged', () => {
+  /** The catalog handlers with an `apply` that must not run: only their guarded writes may. */
+  const guardedOnly = () =>
+    overrideHandlers(s.t.deps, {
+      ...defaultHandlers,
+      'product.updated': { ...productSync, apply: () => Promise.reject(new Error('apply ran')) },
+      'price.updated': { ...priceSync, apply: () => Promise.reject(new Error('apply ran')) },
+    });
+  const asOf = async (table: 'products' | 'prices', stripeId: string) => {
+    const column = table === 'products' ? 'stripe_product_id' : 'stripe_price_id';
+    const [row] = await queryRowsOf<{ as_of: string; name: string }>(
+      s.t.deps.database,
+      `select stripe_as_of::text as as_of, ${table === 'products' ? 'name' : 'nickname'} as name from ${table} where ${column} = '${stripeId}'`,
+    );
+    return row!;
+  };
+  const copy = (event: Stripe.Event, tag: string) => ({ ...event, id: `${event.id}_${tag}` });
+
+  it('are guarded writes of the watermark, with the lock and the mark, and no apply; a change goes to apply', async () => {
+    const product = await s.stripe.products.create({
+      name: 'Guarded',
+      metadata: { paywire_product_type: 'subscription', paywire_key: 'guarded' },
+    });
+    const price = await s.stripe.prices.create({
+      product: product.id,
+      unit_amount: 900,
+      currency: 'usd',
+      metadata: { paywire_price_type: 'one_time', paywire_grants: '[]' },
+    });
+    await deliverEvent(await eventFor('product.created', product.id));
+    await deliverEvent(await eventFor('price.created', price.id));
+    const productEvent = await eventFor('product.created', product.id);
+    const priceEvent = await eventFor('price.created', price.id);
+    const before = { product: await asOf('products', product.id), price: await asOf('prices', price.id) };
+    guardedOnly();
+    try {
+      // Unchanged: applied by the guarded writes alone (apply would fail the delivery).
+      for (const [event, table, id] of [
+        [{ ...productEvent, type: 'product.updated' }, 'products', product.id],
+        [{ ...priceEvent, type: 'price.updated' }, 'prices', price.id],
+      ] as const) {
+        const delivery = copy(event as Stripe.Event, 'unchanged');
+        const res = await deliverEvent(delivery);
+        expect(res).toMatchObject({ status: 200, body: { status: 'processed' } });
+        expect(await kit.eventRow(delivery.id)).toMatchObject({
+          attempts: 1,
+          last_error: null,
+          ignored: false,
+        });
+        expect((await kit.eventRow(delivery.id))!.handled_at).not.toBeNull();
+        const now = await asOf(table, id);
+        expect(now.name).toBe(before[table === 'products' ? 'product' : 'price'].name);
+        expect(new Date(now.as_of).getTime()).toBeGreaterThan(
+          new Date(before[table === 'products' ? 'product' : 'price'].as_of).getTime(),
+        );
+      }
+      // A price renamed in Stripe: its product's guard holds, the price's does not - so the event is not
+      // marked by them and goes to apply (which fails here: 500, the price row untouched, the event unhandled).
+      await s.stripe.prices.update(price.id, { nickname: 'renamed' });
+      const renamed = copy({ ...priceEvent, type: 'price.updated' } as Stripe.Event, 'renamed');
+      const priceRow = await asOf('prices', price.id);
+      const failed = await deliverEvent(renamed);
+      expect(failed.status).toBe(500);
+      expect(await asOf('prices', price.id)).toEqual(priceRow);
+      expect(await kit.eventRow(renamed.id)).toMatchObject({ handled_at: null, last_error: 'apply ran' });
+      // The same event once more, through processEvent with the row already handled: a duplicate.
+      const handled = copy({ ...productEvent, type: 'product.updated' } as Stripe.Event, 'unchanged');
+      expect(await processEvent(s.t.deps, handled.id, { event: handled, fresh: true })).toBe('duplicate');
+    } finally {
+      overrideHandlers(s.t.deps, null);
+    }
+    // With the real handler the retry mirrors the change.
+    expect(await processEvent(s.t.deps, `${priceEvent.id}_renamed`)).toBe('processed');
+    expect((await asOf('prices', price.id)).name).toBe('renamed');
   });
 });
 

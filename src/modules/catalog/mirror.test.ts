@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
-import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test/harness';
 import { collectingAtCommit } from '../../db/at-commit';
 import { type Database, type Queryable, queryRows } from '../../db/client';
 import { mirrorPrice, mirrorProduct } from './mirror';
+import { stripePrice, stripeProduct } from './testing';
 
 /**
  * The mirror's watermark (`stripe_as_of`): a row is never overwritten from a Stripe read older than the
@@ -20,30 +20,8 @@ afterAll(() => database.close());
 const at = (s: number) => new Date(Date.UTC(2026, 10, 29, 12, 0, s));
 let seq = 0;
 
-const product = (id: string, name: string): Stripe.Product =>
-  ({
-    id,
-    object: 'product',
-    name,
-    description: null,
-    active: true,
-    metadata: {},
-  }) as unknown as Stripe.Product;
-
-const price = (id: string, productId: string, nickname: string): Stripe.Price =>
-  ({
-    id,
-    object: 'price',
-    product: productId,
-    unit_amount: 1500,
-    currency: 'usd',
-    recurring: null,
-    type: 'one_time',
-    lookup_key: null,
-    nickname,
-    active: true,
-    metadata: {},
-  }) as unknown as Stripe.Price;
+const product = (id: string, name: string) => stripeProduct(id, { name });
+const price = (id: string, productId: string, nickname: string) => stripePrice(id, productId, { nickname });
 
 const row = async (
   table: 'products' | 'prices',

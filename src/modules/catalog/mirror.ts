@@ -89,18 +89,53 @@ function sameValues<T extends Record<string, unknown>>(row: T, values: Partial<T
   return Object.entries(values).every(([k, v]) => canonicalJson(row[k] ?? null) === canonicalJson(v ?? null));
 }
 
+/**
+ * What a value computation keeps from the local row. A column Paywire does not manage on an object keeps
+ * what the row holds (`keep`), or a fallback for a new row. The mirror reads the row first (`rowBasis`);
+ * the guarded path (mirror-guard.ts) does not read it and assumes it exists (`inPlaceBasis`): every kept
+ * column is then `KEPT`, which that path leaves out of its comparison, since keeping compares equal.
+ */
+export interface Basis<Row> {
+  /** Whether the row exists (in place: assumed; the guarded UPDATE matches only an existing row). */
+  exists: boolean;
+  keep<K extends keyof Row>(column: K, fallback: Row[K]): Row[K];
+}
+
+/** A column whose value is whatever the row holds (the in-place basis). */
+export const KEPT: unique symbol = Symbol('kept in place');
+
+export const rowBasis = <Row>(row: Row | undefined): Basis<Row> => ({
+  exists: !!row,
+  keep: (column, fallback) => (row ? row[column] : fallback),
+});
+
+export const inPlaceBasis = <Row>(): Basis<Row> => ({ exists: true, keep: () => KEPT as never });
+
+/** The `paywire_*` metadata keys of a product that name tiers (resolved to local tier ids). */
+export const productTierKeys = (p: Stripe.Product) =>
+  [MD.tier, MD.grantsTier, MD.requiresTier].map((k) => p.metadata?.[k]);
+
 async function productValues(
   q: Queryable,
   p: Stripe.Product,
   existing: ProductRow | undefined,
   warnings: string[],
 ): Promise<ProductValues> {
+  const tierIds = await tierIdsByKey(q, productTierKeys(p));
+  return productValuesFrom(p, rowBasis(existing), tierIds, warnings);
+}
+
+/** The local product's values for a Stripe product, given the tier ids of its tier keys. */
+export function productValuesFrom(
+  p: Stripe.Product,
+  basis: Basis<ProductRow>,
+  tierIds: Map<string, string>,
+  warnings: string[],
+): ProductValues {
   const md = p.metadata ?? {};
   const managed = !!md[MD.productType];
   // Unmanaged (dashboard) products: keep what Paywire knows locally, defaults for new rows.
-  const keep = <K extends keyof ProductValues>(k: K, fallback: ProductValues[K]): ProductValues[K] =>
-    existing ? existing[k] : fallback;
-  const tierIds = await tierIdsByKey(q, [md[MD.tier], md[MD.grantsTier], md[MD.requiresTier]]);
+  const keep = basis.keep;
   const tierRef = (mdKey: string, col: 'tierId' | 'grantsTierId' | 'requiresTierId') => {
     const key = md[mdKey];
     if (!managed && !key) return keep(col, null);
@@ -117,7 +152,7 @@ async function productValues(
   const typed = md[MD.productType] as ProductType | undefined;
   const productType = typed && PRODUCT_TYPES.includes(typed) ? typed : keep('productType', 'subscription');
   const managedOr = <K extends keyof ProductValues>(k: K, v: ProductValues[K]) =>
-    managed || v !== null ? v : keep(k, null as ProductValues[K]);
+    managed || v !== null ? v : keep(k, null as ProductRow[K]);
   return {
     key: md[MD.key] || (managed ? null : keep('key', null)),
     name: p.name,
@@ -235,13 +270,16 @@ export async function archiveStripePrice(q: Queryable, stripePriceId: string, as
   return rows.length;
 }
 
-async function readGrants(
-  q: Queryable,
+/**
+ * What a Stripe price grants, read from its metadata: the grants it carries, none when Paywire wrote it
+ * without grants, else what the row holds (kept); undefined for a new row of a price made outside Paywire,
+ * whose product's conveniences are then what it grants (`conveniencesOf`).
+ */
+export function grantsFrom(
   price: Stripe.Price,
-  existing: PriceRow | undefined,
-  product: ProductRow,
+  basis: Basis<PriceRow>,
   warnings: string[],
-): Promise<ExtraMetadata> {
+): ExtraMetadata | undefined {
   const md = price.metadata ?? {};
   const recurring = !!price.recurring;
   const decoded = decodeJson(md, MD.grants);
@@ -257,19 +295,61 @@ async function readGrants(
   } else if (md[MD.priceType]) {
     return EMPTY_GRANTS; // managed by Paywire, written without grants
   }
-  if (existing) return existing.extraMetadata;
-  // A price made outside Paywire: the product's conveniences are what it grants (the tiers are read
-  // only here: a price Paywire wrote carries its grants).
-  const tierKeys = await tierKeysById(q);
-  return withConveniences(EMPTY_GRANTS, product, (id) => tierKeys.get(id), recurring);
+  return basis.exists ? basis.keep('extraMetadata', EMPTY_GRANTS) : undefined;
 }
 
-function priceType(price: Stripe.Price, product: ProductRow, existing: PriceRow | undefined): PriceType {
-  const typed = price.metadata?.[MD.priceType] as PriceType | undefined;
-  if (typed && PRICE_TYPES.includes(typed)) return typed;
-  if (existing) return existing.priceType;
-  if (price.recurring) return 'recurring';
-  return product.productType === 'credits' ? 'credit_pack' : 'one_time';
+/** A new price made outside Paywire grants its product's conveniences (the tiers are read only here). */
+async function conveniencesOf(
+  q: Queryable,
+  price: Stripe.Price,
+  product: ProductRow,
+): Promise<ExtraMetadata> {
+  const tierKeys = await tierKeysById(q);
+  return withConveniences(EMPTY_GRANTS, product, (id) => tierKeys.get(id), !!price.recurring);
+}
+
+/**
+ * The local price's values for a Stripe price (with a unit amount) of the local product `product`, given
+ * what it grants. On the in-place basis `product` is `{id: KEPT, productType: KEPT}`: the guarded path
+ * checks the product itself.
+ */
+export function priceValuesFrom(
+  price: Stripe.Price,
+  product: Pick<ProductRow, 'id' | 'productType'>,
+  basis: Basis<PriceRow>,
+  extraMetadata: ExtraMetadata,
+): PriceValues {
+  const md = price.metadata ?? {};
+  const interval = price.recurring?.interval;
+  const typed = md[MD.priceType] as PriceType | undefined;
+  const fallbackType: PriceType = price.recurring
+    ? 'recurring'
+    : product.productType === 'credits'
+      ? 'credit_pack'
+      : 'one_time';
+  return {
+    productId: product.id,
+    unitAmount: price.unit_amount as number,
+    currency: price.currency.toLowerCase(),
+    priceType: typed && PRICE_TYPES.includes(typed) ? typed : basis.keep('priceType', fallbackType),
+    billingInterval:
+      interval && (BILLING_INTERVALS as readonly string[]).includes(interval)
+        ? (interval as BillingInterval)
+        : null,
+    billingIntervalCount: price.recurring ? price.recurring.interval_count : null,
+    trialPeriodDays:
+      optInt(md[MD.trialDays]) ??
+      (md[MD.priceType]
+        ? null
+        : (price.recurring?.trial_period_days ?? basis.keep('trialPeriodDays', null) ?? null)),
+    lookupKey: price.lookup_key ?? null,
+    nickname: price.nickname ?? null,
+    stripePriceId: price.id,
+    isActive: price.active,
+    extraMetadata,
+    replacesPriceId:
+      md[MD.replaces] && isUuid(md[MD.replaces]) ? md[MD.replaces] : basis.keep('replacesPriceId', null),
+  };
 }
 
 /**
@@ -299,33 +379,14 @@ export async function mirrorPrice(
     warnings.push(`price ${price.id}: no unit_amount (tiered or custom pricing is not supported); skipped`);
     return { id: null, created: false, updated: false, warnings };
   }
-  const interval = price.recurring?.interval;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [existing] = await q.select().from(prices).where(eq(prices.stripePriceId, price.id)).for('update');
     if (existing && isStale(existing, asOf))
       return { id: existing.id, created: false, updated: false, warnings };
     const md = price.metadata ?? {};
-    const values: PriceValues = {
-      productId: product.id,
-      unitAmount: price.unit_amount,
-      currency: price.currency.toLowerCase(),
-      priceType: priceType(price, product, existing),
-      billingInterval:
-        interval && (BILLING_INTERVALS as readonly string[]).includes(interval)
-          ? (interval as BillingInterval)
-          : null,
-      billingIntervalCount: price.recurring ? price.recurring.interval_count : null,
-      trialPeriodDays:
-        optInt(md[MD.trialDays]) ??
-        (md[MD.priceType] ? null : (price.recurring?.trial_period_days ?? existing?.trialPeriodDays ?? null)),
-      lookupKey: price.lookup_key ?? null,
-      nickname: price.nickname ?? null,
-      stripePriceId: price.id,
-      isActive: price.active,
-      extraMetadata: await readGrants(q, price, existing, product, warnings),
-      replacesPriceId:
-        md[MD.replaces] && isUuid(md[MD.replaces]) ? md[MD.replaces] : (existing?.replacesPriceId ?? null),
-    };
+    const basis = rowBasis(existing);
+    const grants = grantsFrom(price, basis, warnings) ?? (await conveniencesOf(q, price, product));
+    const values = priceValuesFrom(price, product, basis, grants);
     // Stripe keeps lookup keys unique per account: a local holder of the same key is out of date.
     if (values.lookupKey) {
       await q
