@@ -3,7 +3,7 @@ import type { Deps } from './deps';
 import { resolvePrincipal } from './http/auth';
 import { limitBody } from './http/body';
 import { mountDocs } from './http/docs';
-import type { Lane } from './http/lanes';
+import type { BodyLane, Lane } from './http/lanes';
 import { requestScope } from './http/request-scope';
 import type { AppEnv } from './http/env';
 import { handleError, renderError } from './http/errors';
@@ -14,6 +14,7 @@ import { catalogRoutes } from './modules/catalog/catalog.routes';
 import { creditsAdminRoutes } from './modules/credits/credits.admin.routes';
 import { creditsRoutes } from './modules/credits/credits.routes';
 import { webhookRoutes } from './webhooks/webhooks.routes';
+import { webhookLane } from './webhooks/webhook.lane';
 import { checkLane } from './modules/entitlements/check.lane';
 import { entitlementsRoutes } from './modules/entitlements/entitlements.routes';
 import { LoginThrottle } from './modules/auth/throttle';
@@ -156,5 +157,10 @@ export type PaywireApp = ReturnType<typeof createApp>;
  */
 export function appLanes(deps: Deps): Lane[] {
   return [checkLane(deps, `${API_PREFIX}/entitlements/check`)];
+}
+
+/** The POST lanes (src/http/lanes.ts `BodyLane`): the Stripe webhook. */
+export function appBodyLanes(deps: Deps): BodyLane[] {
+  return [webhookLane(deps, `${API_PREFIX}/webhooks/stripe`)];
 }
 export type { AppEnv };

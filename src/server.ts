@@ -1,7 +1,7 @@
 import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { appLanes, createApp, type PaywireApp } from './app';
+import { appBodyLanes, appLanes, createApp, type PaywireApp } from './app';
 import { withLanes } from './http/lanes';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
@@ -111,6 +111,7 @@ export async function startServer(
 /** The app on a socket, behind its lanes (src/http/lanes.ts); resolves once listening. */
 export function listen(deps: Deps, app: PaywireApp, port: number, hostname: string) {
   const lanes = appLanes(deps);
+  const bodyLanes = appBodyLanes(deps);
   return new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       {
@@ -118,7 +119,7 @@ export function listen(deps: Deps, app: PaywireApp, port: number, hostname: stri
         port,
         hostname,
         createServer: ((options: ServerOptions, listener: RequestListener) =>
-          createServer(options, withLanes(deps, lanes, listener))) as typeof createServer,
+          createServer(options, withLanes(deps, lanes, listener, bodyLanes))) as typeof createServer,
       },
       () => resolve(s),
     );

@@ -4,7 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { AppError, type ErrorCode } from '../lib/errors';
-import { scrub } from '../lib/logger';
+import { type Logger, scrub } from '../lib/logger';
 import type { AppEnv } from './env';
 
 export const ErrorSchema = z
@@ -24,15 +24,13 @@ export const errorResponses = {
   403: { description: 'Not allowed', content: { 'application/json': { schema: ErrorSchema } } },
 } as const;
 
+/** The error envelope of every error answer. */
+export function errorEnvelope(requestId: string, code: string, message: string, details?: unknown) {
+  return { error: { code, message, ...(details === undefined ? {} : { details }), request_id: requestId } };
+}
+
 export function errorBody(c: Context<AppEnv>, code: string, message: string, details?: unknown) {
-  return {
-    error: {
-      code,
-      message,
-      ...(details === undefined ? {} : { details }),
-      request_id: c.get('requestId') ?? '',
-    },
-  };
+  return errorEnvelope(c.get('requestId') ?? '', code, message, details);
 }
 
 export function renderError(
@@ -60,14 +58,32 @@ export const validationError = (error: ZodError) => {
   );
 };
 
-/** The one place that turns a thrown error into the error envelope. */
-export function handleError(err: Error, c: Context<AppEnv>) {
+/** What a thrown error is answered with: the envelope's parts and any header of its own. */
+export interface ErrorAnswer {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The one place that decides how a thrown error is answered (the app's `handleError`, and the lanes that
+ * answer the errors of their own work: src/http/lanes.ts). An unexpected error is logged here.
+ */
+export function errorAnswer(err: Error, context: { logger?: Logger; requestId?: string }): ErrorAnswer {
   if (err instanceof AppError) {
-    if (err.code === 'rate_limited') {
-      const retry = (err.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds;
-      if (retry) c.header('Retry-After', String(retry));
-    }
-    return renderError(c, err.code, err.status, err.message, err.details);
+    const retry =
+      err.code === 'rate_limited'
+        ? (err.details as { retry_after_seconds?: number } | undefined)?.retry_after_seconds
+        : undefined;
+    return {
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      details: err.details,
+      ...(retry ? { headers: { 'Retry-After': String(retry) } } : {}),
+    };
   }
   if (err instanceof HTTPException) {
     const status = err.status;
@@ -79,18 +95,28 @@ export function handleError(err: Error, c: Context<AppEnv>) {
           : status === 404
             ? 'not_found'
             : 'invalid_request';
-    return renderError(c, code, status, err.message || 'Invalid request');
+    return { status, code, message: err.message || 'Invalid request' };
   }
   const stripeLike = err as { type?: string; statusCode?: number; code?: string; raw?: unknown };
   if (typeof stripeLike.type === 'string' && stripeLike.type.startsWith('Stripe')) {
     const card = stripeLike.type === 'StripeCardError';
-    return renderError(c, card ? 'card_declined' : 'stripe_error', card ? 402 : 502, scrub(err.message), {
-      stripe_code: stripeLike.code ?? null,
-    });
+    return {
+      status: card ? 402 : 502,
+      code: card ? 'card_declined' : 'stripe_error',
+      message: scrub(err.message),
+      details: { stripe_code: stripeLike.code ?? null },
+    };
   }
-  c.get('deps')?.logger.error(
-    { err: { message: scrub(err.message), stack: err.stack }, request_id: c.get('requestId') },
+  context.logger?.error(
+    { err: { message: scrub(err.message), stack: err.stack }, request_id: context.requestId },
     'unhandled error',
   );
-  return renderError(c, 'internal_error', 500, 'Internal error');
+  return { status: 500, code: 'internal_error', message: 'Internal error' };
+}
+
+/** The app's error handler: `errorAnswer` as a response. */
+export function handleError(err: Error, c: Context<AppEnv>) {
+  const answer = errorAnswer(err, { logger: c.get('deps')?.logger, requestId: c.get('requestId') });
+  for (const [name, value] of Object.entries(answer.headers ?? {})) c.header(name, value);
+  return renderError(c, answer.code, answer.status, answer.message, answer.details);
 }
