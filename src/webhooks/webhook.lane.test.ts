@@ -1,12 +1,17 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows } from '../../test/harness';
+import {
+  type Answer,
+  answerOf,
+  answersCounted,
+  type LaneServers,
+  laneServers,
+  STAND_IN,
+  setHeaderLines,
+} from '../../test/lanes-kit';
 import { startStripeTestApp, type StripeTestApp } from '../../test/stripe-app';
-import { API_PREFIX, appBodyLanes, appLanes } from '../app';
-import { withLanes } from '../http/lanes';
-import { listen } from '../server';
+import { API_PREFIX } from '../app';
 import { defaultHandlers, overrideHandlers } from './dispatch';
 import { defineHandler } from './handler';
 import { sign } from './webhooks-kit';
@@ -20,13 +25,9 @@ import { sign } from './webhooks-kit';
  */
 
 const PATH = `${API_PREFIX}/webhooks/stripe`;
-const STAND_IN = 599;
 
 let s: StripeTestApp;
-let appOnly: string;
-let laned: string;
-let laneOnly: string;
-const servers: Server[] = [];
+let servers: LaneServers;
 let seq = 0;
 
 interface Request {
@@ -47,36 +48,19 @@ interface Ask {
   lane: boolean;
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 function send(base: string, r: Request): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${base}${r.path ?? PATH}`, { method: 'POST' });
-    const grouped = new Map<string, string[]>();
-    for (const [name, value] of r.headers) grouped.set(name, [...(grouped.get(name) ?? []), value]);
-    for (const [name, values] of grouped) req.setHeader(name, values.length === 1 ? values[0]! : values);
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    const bytes = Buffer.from(r.body);
-    if (r.chunked) {
-      req.write(bytes.subarray(0, 10));
-      req.end(bytes.subarray(10));
-    } else {
-      req.setHeader('content-length', bytes.length);
-      req.end(bytes);
-    }
-  });
+  const req = httpRequest(`${base}${r.path ?? PATH}`, { method: 'POST' });
+  setHeaderLines(req, r.headers);
+  const answer = answerOf(req);
+  const bytes = Buffer.from(r.body);
+  if (r.chunked) {
+    req.write(bytes.subarray(0, 10));
+    req.end(bytes.subarray(10));
+  } else {
+    req.setHeader('content-length', bytes.length);
+    req.end(bytes);
+  }
+  return answer;
 }
 
 /** An answer without what differs from one request to the next: its date, request id and event id. */
@@ -85,12 +69,6 @@ function comparable(a: Answer) {
   const body = JSON.parse(a.body.replace(/evt_lane_\d+/g, '(event)'));
   if (body.error?.request_id === id) body.error.request_id = '(id)';
   return { status: a.status, headers, body };
-}
-
-async function listening(server: Server): Promise<string> {
-  servers.push(server);
-  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 const event = (id: string, type = 'lane.unhandled') =>
@@ -190,50 +168,38 @@ beforeAll(async () => {
     ...defaultHandlers,
     'lane.fails': defineHandler({ apply: () => Promise.reject(new Error('the handler broke')) }),
   });
-  appOnly = await listening(serve({ fetch: s.t.app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
-  laned = await listening((await listen(s.t.deps, s.t.app, 0, '127.0.0.1')) as Server);
-  laneOnly = await listening(
-    createServer(
-      withLanes(
-        s.t.deps,
-        appLanes(s.t.deps),
-        (_req, res) => {
-          res.writeHead(STAND_IN);
-          res.end();
-        },
-        appBodyLanes(s.t.deps),
-      ),
-    ).listen(0, '127.0.0.1'),
-  );
+  servers = await laneServers(s.t);
 });
 
 afterAll(async () => {
   overrideHandlers(s.t.deps, null);
-  for (const server of servers) await new Promise((resolve) => server.close(resolve));
+  await servers.close();
   await s.close();
 });
 
 describe('the webhook lane', () => {
   it('answers every request exactly as the app alone does: status, body and headers', async () => {
     for (const a of ASKS) {
-      const [plain, fast] = [await ask(appOnly, a), await ask(laned, a)];
+      const [plain, fast] = [await ask(servers.appOnly, a), await ask(servers.laned, a)];
       expect(comparable(fast), a.name).toEqual(comparable(plain));
     }
     // What the answers are (the comparison alone would pass on two equally wrong servers).
-    const statuses = await Promise.all(ASKS.slice(0, 6).map(async (a) => (await ask(laned, a)).status));
+    const statuses = await Promise.all(
+      ASKS.slice(0, 6).map(async (a) => (await ask(servers.laned, a)).status),
+    );
     expect(statuses).toEqual([200, 200, 500, 200, 400, 400]);
   });
 
   it('answers the events it verifies itself and leaves everything else to the app', async () => {
     for (const a of ASKS) {
-      const res = await ask(laneOnly, a);
+      const res = await ask(servers.laneOnly, a);
       expect(res.status, a.name).toBe(a.lane ? (a.name.includes('fails') ? 500 : 200) : STAND_IN);
     }
-    const named = await ask(laneOnly, ASKS.find((a) => a.name === 'a request id')!);
+    const named = await ask(servers.laneOnly, ASKS.find((a) => a.name === 'a request id')!);
     expect(named.headers['x-request-id']).toBe('req-webhook-lane');
     expect(named.headers['x-content-type-options']).toBe('nosniff');
     expect(JSON.parse(named.body)).toEqual({ received: true, status: 'ignored' });
-    const failed = await ask(laneOnly, ASKS.find((a) => a.name.includes('fails'))!);
+    const failed = await ask(servers.laneOnly, ASKS.find((a) => a.name.includes('fails'))!);
     expect(JSON.parse(failed.body)).toMatchObject({
       error: { code: 'webhook_failed', request_id: failed.headers['x-request-id'] },
     });
@@ -245,22 +211,11 @@ describe('the webhook lane', () => {
     const accepted = ['a chunked body', 'a query string', 'two signature lines', 'a session cookie'];
     const refused = ASKS.filter((a) => !a.lane && !accepted.includes(a.name));
     const before = await countRows(s.t.deps.database, ['stripe_events']);
-    for (const a of refused) expect((await ask(laned, a)).status, a.name).toBeGreaterThanOrEqual(400);
+    for (const a of refused) expect((await ask(servers.laned, a)).status, a.name).toBeGreaterThanOrEqual(400);
     expect(await countRows(s.t.deps.database, ['stripe_events'])).toEqual(before);
-    const metric = async () => {
-      const text = await s.t.deps.metrics!.registry.metrics();
-      const line = text
-        .split('\n')
-        .find(
-          (l) =>
-            l.startsWith('paywire_http_request_duration_seconds_count') &&
-            l.includes(`route="${PATH}"`) &&
-            l.includes('status="200"'),
-        );
-      return Number(line?.split(' ').pop() ?? 0);
-    };
+    const metric = () => answersCounted(s.t, PATH, 200);
     const counted = await metric();
-    await ask(laneOnly, ASKS[0]!);
+    await ask(servers.laneOnly, ASKS[0]!);
     expect(await metric()).toBe(counted + 1);
     expect(await countRows(s.t.deps.database, ['stripe_events'])).toEqual({
       stripe_events: before.stripe_events! + 1,
@@ -271,11 +226,11 @@ describe('the webhook lane', () => {
     const lifecycle = s.t.deps.lifecycle!;
     lifecycle.draining = true;
     try {
-      expect((await ask(laneOnly, ASKS[0]!)).status).toBe(STAND_IN);
-      expect((await ask(laned, ASKS[0]!)).status).toBe(503);
+      expect((await ask(servers.laneOnly, ASKS[0]!)).status).toBe(STAND_IN);
+      expect((await ask(servers.laned, ASKS[0]!)).status).toBe(503);
     } finally {
       lifecycle.draining = false;
     }
-    expect((await ask(laned, ASKS[0]!)).status).toBe(200);
+    expect((await ask(servers.laned, ASKS[0]!)).status).toBe(200);
   });
 });

@@ -1,11 +1,17 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows } from '../../../test/harness';
-import { API_PREFIX, appLanes } from '../../app';
-import { plainQuery, withLanes } from '../../http/lanes';
-import { listen } from '../../server';
+import {
+  type Answer,
+  answerOf,
+  answersCounted,
+  type LaneServers,
+  laneServers,
+  STAND_IN,
+  setHeaderLines,
+} from '../../../test/lanes-kit';
+import { API_PREFIX } from '../../app';
+import { plainQuery } from '../../http/lanes';
 import { checkLane } from './check.lane';
 import { TABLES, UNKNOWN_ID, type EntitlementsEnv, entitlementsEnv } from './entitlements-kit';
 
@@ -17,13 +23,9 @@ import { TABLES, UNKNOWN_ID, type EntitlementsEnv, entitlementsEnv } from './ent
  */
 
 const CHECK = `${API_PREFIX}/entitlements/check`;
-const STAND_IN = 599;
 
 let e: EntitlementsEnv;
-let appOnly: string;
-let laned: string;
-let laneOnly: string;
-const servers: Server[] = [];
+let servers: LaneServers;
 let scopeless: string;
 
 interface Ask {
@@ -39,31 +41,14 @@ interface Ask {
 
 let asks: Ask[];
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 function send(base: string, ask: Ask): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${base}${ask.path ?? CHECK}${ask.query ? `?${ask.query}` : ''}`, {
-      method: ask.method ?? 'GET',
-    });
-    const grouped = new Map<string, string[]>();
-    for (const [name, value] of ask.headers ?? []) grouped.set(name, [...(grouped.get(name) ?? []), value]);
-    for (const [name, values] of grouped) req.setHeader(name, values.length === 1 ? values[0]! : values);
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
+  const req = httpRequest(`${base}${ask.path ?? CHECK}${ask.query ? `?${ask.query}` : ''}`, {
+    method: ask.method ?? 'GET',
   });
+  setHeaderLines(req, ask.headers ?? []);
+  const answer = answerOf(req);
+  req.end();
+  return answer;
 }
 
 /** An answer without what differs from one response to the next (its date and, unless given, its id). */
@@ -78,12 +63,6 @@ function comparable(a: Answer, keepId: boolean) {
     // not JSON (HEAD has no body)
   }
   return { status: a.status, headers, body, id: keepId ? id : /^[0-9a-f-]{36}$/.test(String(id)) };
-}
-
-async function listening(server: Server): Promise<string> {
-  servers.push(server);
-  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 beforeAll(async () => {
@@ -102,16 +81,7 @@ beforeAll(async () => {
       body: { name: 'billing', scopes: ['billing:read'] },
     })
   ).body.key;
-  appOnly = await listening(serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
-  laned = await listening((await listen(t.deps, t.app, 0, '127.0.0.1')) as Server);
-  laneOnly = await listening(
-    createServer(
-      withLanes(t.deps, appLanes(t.deps), (_req, res) => {
-        res.writeHead(STAND_IN);
-        res.end();
-      }),
-    ).listen(0, '127.0.0.1'),
-  );
+  servers = await laneServers(t);
   const bearer = (token: string): [string, string] => ['authorization', `Bearer ${token}`];
   const service = bearer(serviceKey);
   asks = [
@@ -240,7 +210,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of servers) await new Promise((resolve) => s.close(resolve));
+  await servers.close();
   await e.t.close();
 });
 
@@ -248,44 +218,33 @@ describe('the entitlement check lane', () => {
   it('answers every request exactly as the app alone does: status, body and headers', async () => {
     for (const ask of asks) {
       const keepId = ask.headers?.some(([n, v]) => n === 'x-request-id' && v === 'req-lane-1') ?? false;
-      const [plain, fast] = [await send(appOnly, ask), await send(laned, ask)];
+      const [plain, fast] = [await send(servers.appOnly, ask), await send(servers.laned, ask)];
       expect(comparable(fast, keepId), ask.name).toEqual(comparable(plain, keepId));
     }
   });
 
   it('answers the successful checks itself and leaves everything else to the app', async () => {
     for (const ask of asks) {
-      const res = await send(laneOnly, ask);
+      const res = await send(servers.laneOnly, ask);
       expect(res.status, ask.name).toBe(ask.lane ? 200 : STAND_IN);
     }
     const answered = await send(
-      laneOnly,
+      servers.laneOnly,
       asks.find((a) => a.name === 'a service key for a user who has it')!,
     );
     expect(JSON.parse(answered.body)).toMatchObject({ has_access: true });
     expect(answered.headers['x-content-type-options']).toBe('nosniff');
     expect(answered.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    const named = await send(laneOnly, asks.find((a) => a.name === 'a request id')!);
+    const named = await send(servers.laneOnly, asks.find((a) => a.name === 'a request id')!);
     expect(named.headers['x-request-id']).toBe('req-lane-1');
   });
 
   it('writes nothing, counts the answer under its route and logs it without the query string', async () => {
     const before = await countRows(e.t.deps.database, TABLES);
-    const metric = async () => {
-      const text = await e.t.deps.metrics!.registry.metrics();
-      const line = text
-        .split('\n')
-        .find(
-          (l) =>
-            l.startsWith('paywire_http_request_duration_seconds_count') &&
-            l.includes(`route="${CHECK}"`) &&
-            l.includes('status="200"'),
-        );
-      return Number(line?.split(' ').pop() ?? 0);
-    };
+    const metric = () => answersCounted(e.t, CHECK, 200);
     const counted = await metric();
     const logged = e.t.logs.length;
-    await send(laneOnly, asks[0]!);
+    await send(servers.laneOnly, asks[0]!);
     expect(await metric()).toBe(counted + 1);
     const line = e.t.logs.slice(logged).find((l) => l.includes(CHECK));
     expect(line).toBeDefined();
@@ -297,12 +256,12 @@ describe('the entitlement check lane', () => {
     const lifecycle = e.t.deps.lifecycle!;
     lifecycle.draining = true;
     try {
-      expect((await send(laneOnly, asks[0]!)).status).toBe(STAND_IN);
-      expect((await send(laned, asks[0]!)).status).toBe(503);
+      expect((await send(servers.laneOnly, asks[0]!)).status).toBe(STAND_IN);
+      expect((await send(servers.laned, asks[0]!)).status).toBe(503);
     } finally {
       lifecycle.draining = false;
     }
-    expect((await send(laned, asks[0]!)).status).toBe(200);
+    expect((await send(servers.laned, asks[0]!)).status).toBe(200);
   });
 
   it('decides on the request alone: answer() is null for what the route would refuse', async () => {
