@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { sql } from 'drizzle-orm';
 import type { Deps } from './deps';
 import { resolvePrincipal } from './http/auth';
@@ -29,7 +30,6 @@ import { metricsEndpoint } from './metrics/metrics.http';
 import { jobRoutes } from './jobs/jobs.routes';
 
 export const API_PREFIX = '/api/v1';
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The dotted paths of the string values (and keys) that held bytes which are not UTF-8. */
 function invalidUtf8Fields(bytes: ArrayBuffer): string[] {
@@ -80,9 +80,7 @@ export function createApp(deps: Deps) {
   app.on(['POST', 'PUT', 'PATCH', 'DELETE'], `${API_PREFIX}/*`, async (c, next) => {
     if (c.req.header('content-type')?.includes('json')) {
       const bytes = await c.req.arrayBuffer();
-      try {
-        strictUtf8.decode(bytes);
-      } catch {
+      if (!isUtf8(bytes)) {
         const fields = invalidUtf8Fields(bytes);
         const where = fields.length ? fields.join(', ') : 'body';
         return renderError(c, 'invalid_request', 400, `Invalid ${where}: not valid UTF-8`, {

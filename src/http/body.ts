@@ -14,14 +14,37 @@ type OnError = (c: Context) => Response | Promise<Response>;
 export function limitBody(maxSize: number, onError: OnError): MiddlewareHandler {
   const counting = bodyLimit({ maxSize, onError });
   return async (c, next) => {
-    const declared = c.req.header('content-length');
-    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number.parseInt(declared, 10) > maxSize) return onError(c);
+    const declared = declaredLength(c.req.header('content-length'), c.req.header('transfer-encoding'));
+    if (declared !== undefined) {
+      if (declared > maxSize) return onError(c);
       await next();
       return;
     }
     return counting(c, next);
   };
+}
+
+/**
+ * The body length a request declares (Content-Length without Transfer-Encoding), which Node's parser holds
+ * it to; undefined for a request that does not declare it (chunked). NaN for an unreadable header.
+ */
+export function declaredLength(
+  contentLength: string | undefined,
+  transferEncoding: string | undefined,
+): number | undefined {
+  if (contentLength === undefined || transferEncoding !== undefined) return undefined;
+  return Number.parseInt(contentLength, 10);
+}
+
+/** A Node request's body, read from its stream (which nothing may have read yet). */
+export function readRequestBody(incoming: IncomingMessage): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.once('end', () => resolve(Buffer.concat(chunks)));
+    incoming.once('error', reject);
+    incoming.once('aborted', () => reject(new Error('request aborted')));
+  });
 }
 
 /**
@@ -34,11 +57,5 @@ export async function rawBody(c: Context): Promise<Buffer> {
   if (!incoming || typeof incoming.on !== 'function' || incoming.readableDidRead || incoming.readableEnded) {
     return Buffer.from(await c.req.arrayBuffer());
   }
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-    incoming.once('end', () => resolve(Buffer.concat(chunks)));
-    incoming.once('error', reject);
-    incoming.once('aborted', () => reject(new Error('request aborted')));
-  });
+  return readRequestBody(incoming);
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Deps } from '../deps';
+import { declaredLength, readRequestBody } from './body';
 import { answerRecorder, REQUEST_ID_HEADER, requestIdFor, SECURITY_ENTRIES } from './request-scope';
 
 /**
@@ -98,9 +99,12 @@ export function withLanes(
     if (deps.lifecycle?.draining) return app(req, res);
     if (req.method === 'POST') {
       const lane = posts.get(url);
-      if (!lane?.accepts(req) || !declaredWithin(req, limit)) return app(req, res);
+      if (!lane?.accepts(req)) return app(req, res);
+      // A body of declared length within the app's limit (what the app's limitBody lets through).
+      const declared = declaredLength(req.headers['content-length'], req.headers['transfer-encoding']);
+      if (declared === undefined || !(declared <= limit)) return app(req, res);
       const started = performance.now();
-      void readBody(req)
+      void readRequestBody(req)
         .then(
           (body) => {
             (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
@@ -127,25 +131,6 @@ export function withLanes(
       () => app(req, res),
     );
   };
-}
-
-/** A body of declared length (no chunked encoding) within the app's limit, as the app's limitBody judges. */
-function declaredWithin(req: IncomingMessage, limit: number): boolean {
-  const declared = req.headers['content-length'];
-  return (
-    declared !== undefined &&
-    req.headers['transfer-encoding'] === undefined &&
-    Number.parseInt(declared, 10) <= limit
-  );
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
 }
 
 async function runLane(

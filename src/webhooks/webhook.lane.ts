@@ -1,11 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import type Stripe from 'stripe';
 import type { Deps } from '../deps';
 import { errorAnswer, errorEnvelope } from '../http/errors';
 import { type BodyLane, singleHeader } from '../http/lanes';
 import { receiveEvent } from './inbox';
 import { verifyStripeEvent } from './verify';
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * `POST /webhooks/stripe` as a lane (src/http/lanes.ts): the body read straight from Node's request, the
@@ -22,10 +21,9 @@ export function webhookLane(deps: Deps, path: string): BodyLane {
     path,
     accepts: (req) => req.headers.authorization === undefined && req.headers.cookie === undefined,
     async answer(req, body, requestId) {
-      let text: string;
+      if (!isUtf8(body)) return null;
       let event: Stripe.Event;
       try {
-        text = strictUtf8.decode(body);
         event = await verifyStripeEvent(deps, body, singleHeader(req, 'stripe-signature'));
       } catch {
         return null;
@@ -33,7 +31,10 @@ export function webhookLane(deps: Deps, path: string): BodyLane {
       const gauge = deps.metrics?.webhooksInFlight;
       gauge?.inc();
       try {
-        return { status: 200, body: { received: true, status: await receiveEvent(deps, event, text) } };
+        return {
+          status: 200,
+          body: { received: true, status: await receiveEvent(deps, event, body.toString()) },
+        };
       } catch (err) {
         const e = errorAnswer(err as Error, { logger: deps.logger, requestId });
         return {
