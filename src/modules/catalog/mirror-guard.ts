@@ -10,6 +10,7 @@ import {
   priceValuesFrom,
   productTierKeys,
   productValuesFrom,
+  stripeAsOfRaise,
 } from './mirror';
 
 /**
@@ -52,7 +53,7 @@ function containsKept(value: unknown): boolean {
 }
 
 /**
- * `col is not distinct from <value>` for every computed column; the kept ones are left out. null when a
+ * `col = <value>` (`col is null` for null) for every computed column; the kept ones are left out. null when a
  * value cannot be compared as a literal (a kept value inside a computed one, a non-integer number).
  */
 function valueConditions(table: PgTable, values: Record<string, unknown>): string[] | null {
@@ -68,9 +69,8 @@ function valueConditions(table: PgTable, values: Record<string, unknown>): strin
   return conditions;
 }
 
-const raise = (table: string, asOf: Date, where: string[]) =>
-  `update ${table} set stripe_as_of = greatest(stripe_as_of, ${pg.escapeLiteral(asOf.toISOString())}::timestamptz)
-    where ${where.join('\n      and ')} returning id`;
+const raise = (table: 'products' | 'prices', asOf: Date, where: string[]) =>
+  `${stripeAsOfRaise(table, asOf, where)} returning id`;
 
 /** The guarded raise for a product read from Stripe at `asOf`, or null when only the mirror can decide. */
 export function productGuard(p: Stripe.Product, asOf: Date): string | null {

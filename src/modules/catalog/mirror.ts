@@ -78,12 +78,13 @@ async function raiseStripeAsOf(
   asOf: Date,
 ) {
   if (row.stripeAsOf && row.stripeAsOf.getTime() >= asOf.getTime()) return;
-  const at = pg.escapeLiteral(asOf.toISOString());
-  await atCommit(
-    q,
-    `update ${table} set stripe_as_of = greatest(stripe_as_of, ${at}::timestamptz) where id = ${pg.escapeLiteral(row.id)}`,
-  );
+  await atCommit(q, stripeAsOfRaise(table, asOf, [`id = ${pg.escapeLiteral(row.id)}`]));
 }
+
+/** The watermark raise of the rows `where` selects (SQL text): never lowered, only moved up to `asOf`. */
+export const stripeAsOfRaise = (table: 'products' | 'prices', asOf: Date, where: string[]) =>
+  `update ${table} set stripe_as_of = greatest(stripe_as_of, ${pg.escapeLiteral(asOf.toISOString())}::timestamptz)
+    where ${where.join('\n      and ')}`;
 
 function sameValues<T extends Record<string, unknown>>(row: T, values: Partial<T>): boolean {
   return Object.entries(values).every(([k, v]) => canonicalJson(row[k] ?? null) === canonicalJson(v ?? null));
