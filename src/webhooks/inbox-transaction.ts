@@ -84,9 +84,9 @@ export async function inInboxTransaction(
   openWith?: string,
 ): Promise<ProcessStatus> {
   const done: ProcessStatus = handled ? 'processed' : 'ignored';
+  const key = pg.escapeLiteral(id);
   const pool = ownPool(deps);
   if (pool) {
-    const key = pg.escapeLiteral(id);
     // The lock wait bound and the row lock in one statement: set_config (local to this transaction) is
     // evaluated before the locking step reaches the row. The handler's opening statement travels with it.
     const first = openWith ? `${lockStatement(key, waitMs)};\n${openWith}` : lockStatement(key, waitMs);
@@ -99,21 +99,15 @@ export async function inInboxTransaction(
       return { value: done, last: markStatement(key, now, handled) };
     });
   }
+  // PGlite, or inside a caller's transaction (a dry-run sync): the same statements through drizzle's.
   return deps.db.transaction(async (tx) => {
-    const [locked] = await queryRows<{ handled_at: unknown }>(
-      tx,
-      sql`select e.handled_at from stripe_events e, (select set_config('lock_timeout', ${String(waitMs)}, true)) s
-        where e.id = ${id} for update of e`,
-    );
+    const [locked] = await queryRows<{ handled_at: unknown }>(tx, sql.raw(lockStatement(key, waitMs)));
     if (!locked) throw new Error(`event ${id} vanished from the inbox`);
     if (locked.handled_at) return 'duplicate';
     if (openWith) await tx.execute(sql.raw(openWith));
     await apply(tx);
-    const now = deps.wallClock.now().toISOString();
-    await tx.execute(
-      sql`update stripe_events set handled_at = ${now}::timestamptz, last_attempt_at = ${now}::timestamptz,
-        ignored = ${!handled}, attempts = attempts + 1 where id = ${id}`,
-    );
+    const now = pg.escapeLiteral(deps.wallClock.now().toISOString());
+    await tx.execute(sql.raw(markStatement(key, now, handled)));
     return done;
   });
 }
