@@ -18,11 +18,18 @@ import {
   loadStatements,
   lockAccount,
   type Statement,
+  type Totals,
   toSql,
   writeStatement,
 } from './statements';
 
 export type { Bucket, LedgerRow, LoadNeeds, NewRow, Reservation } from './account-types';
+
+/** An account's totals and its buckets holding credits (see Account.state). */
+export interface KnownState {
+  totals: Totals;
+  buckets: readonly Bucket[];
+}
 export { emptyNeeds } from './account-types';
 
 /**
@@ -303,6 +310,37 @@ export class Account {
       changes,
       totals: { balance, reserved, debt, used, seq },
     };
+  }
+
+  /**
+   * The account as it stands after this batch (null: it does not exist): its totals and copies of its
+   * buckets holding credits - what locking and loading it again would find once the batch committed.
+   */
+  state(): KnownState | null {
+    if (!this.exists) return null;
+    const { balance, reserved, debt, used, seq } = this;
+    const buckets: Bucket[] = [];
+    for (const b of this.buckets.values()) {
+      if (b.remaining <= 0) continue;
+      const { expiredBefore: _, ...rest } = b;
+      buckets.push({ ...rest, isNew: false, dirty: false });
+    }
+    return { totals: { balance, reserved, debt, used, seq }, buckets };
+  }
+
+  /** Builds the account from a state (`state()` of an earlier batch) instead of a lock and a load. */
+  static fromState(userId: string, creditType: string, now: Date, known: KnownState): Account {
+    return Account.from(
+      userId,
+      creditType,
+      now,
+      { ...known.totals },
+      {
+        keys: [],
+        reservations: [],
+        buckets: known.buckets.map((b) => ({ ...b })),
+      },
+    );
   }
 
   /** Writes everything this batch changed (the lock is already held). */

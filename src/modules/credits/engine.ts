@@ -5,9 +5,10 @@ import { pgErrorCode } from '../../db/errors';
 import type { Clock } from '../../lib/clock';
 import { AppError } from '../../lib/errors';
 import { faultPoint } from '../../lib/faults';
-import { Account, emptyNeeds, type LoadNeeds } from './account';
+import { Account, emptyNeeds, type KnownState, type LoadNeeds } from './account';
 import { parseLoaded } from './account-types';
 import type { CreditsDeps } from './credits.types';
+import { KnownAccounts } from './known-accounts';
 import { apply, declareNeeds, type Op } from './ops';
 import {
   type AccountWrite,
@@ -22,6 +23,7 @@ import {
   plainNeeds,
   type SqlSession,
   type Statement,
+  type WriteGuard,
   writeStatement,
 } from './statements';
 
@@ -86,7 +88,7 @@ async function runBatch(
   now: Date,
   parts: Part[],
   tx: { open: string[]; close: string[] },
-): Promise<Outcome[][]> {
+): Promise<Batch> {
   const prepare = new Map<string, string>();
   const exec = (q: Statement) => executeText(session, q, prepare);
   // Statements this session has not prepared yet (PREPARE outlives transactions, so once each).
@@ -141,9 +143,10 @@ async function runBatch(
   const plainKeys = groupBy(rowsAt(plainKeysAt), (r) => String(r.user_id));
   const plainGrants = groupBy(rowsAt(plainGrantsAt), (r) => `${r.user_id}\u0000${r.credit_type}`);
   const outcomes: Outcome[][] = [];
+  const accounts: Account[] = [];
   const writes: AccountWrite[] = [];
   for (const p of parts) {
-    const account = `${p.userId}\u0000${p.creditType}`;
+    const account = accountKey(p);
     const lock = locks.get(account);
     const pos = at.get(p);
     const loaded = pos
@@ -151,6 +154,7 @@ async function runBatch(
       : parseLoaded(plainKeys.get(p.userId) ?? [], [], plainGrants.get(account) ?? [], !!lock);
     const acct = Account.from(p.userId, p.creditType, now, lock, loaded);
     outcomes.push(applyAll(acct, p.ops));
+    accounts.push(acct);
     const changes = acct.changes();
     if (changes) writes.push(changes);
   }
@@ -158,7 +162,82 @@ async function runBatch(
   await prepareMissing();
   faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
   if (tail.length) await session.run(tail.join(';\n'));
-  return outcomes;
+  return { outcomes, accounts };
+}
+
+/** A batch's outcomes (per account, per operation) and its accounts as they stand after it. */
+interface Batch {
+  outcomes: Outcome[][];
+  accounts: Account[];
+}
+
+const accountKey = (a: { userId: string; creditType: string }) => `${a.userId}\u0000${a.creditType}`;
+
+/** After a commit: the accounts as that batch left them. */
+function rememberAll(known: KnownAccounts, parts: Part[], accounts: Account[]) {
+  for (const [i, p] of parts.entries()) known.remember(accountKey(p), accounts[i]!.state());
+}
+
+/**
+ * A batch whose accounts this process knows (KnownAccounts) and whose operations need only their keys and
+ * buckets (plain consumptions and grants, the hot path): computed from the known states and written by
+ * one guarded statement - one round trip, and its own transaction, so the commit travels with it - instead
+ * of `lock; load` and then `write; commit`. null: not such a batch (nothing sent), or the guard missed or
+ * the database refused the statement (nothing written either way); the caller then runs it as usual.
+ */
+async function runKnown(
+  session: SqlSession,
+  now: Date,
+  parts: Part[],
+  known: KnownAccounts,
+): Promise<Batch | null> {
+  const states: KnownState[] = [];
+  for (const p of parts) {
+    const state = plainNeeds(p.needs) ? known.get(accountKey(p)) : undefined;
+    if (!state) return null;
+    states.push(state);
+  }
+  const outcomes: Outcome[][] = [];
+  const accounts: Account[] = [];
+  const writes: AccountWrite[] = [];
+  const keys: WriteGuard['keys'] = [];
+  for (const [i, p] of parts.entries()) {
+    const acct = Account.fromState(p.userId, p.creditType, now, states[i]!);
+    outcomes.push(applyAll(acct, p.ops));
+    accounts.push(acct);
+    const changes = acct.changes();
+    // Nothing to write (every operation refused or replayed within the batch): its answers need the lock.
+    if (!changes) return null;
+    writes.push(changes);
+    for (const key of p.needs.keys) keys.push({ userId: p.userId, key });
+  }
+  const prepare = new Map<string, string>();
+  const guard = { was: states.map((s) => s.totals), keys };
+  const text = executeText(session, writeStatement(now, writes, guard), prepare);
+  if (prepare.size) {
+    await session.run([...prepare.values()].join(';\n'));
+    markPrepared(session, prepare.keys());
+  }
+  faultPoint('credits:before-commit', parts[0]?.ops[0]?.kind);
+  let written: number;
+  try {
+    const [result] = await session.run(text);
+    written = result!.rows.length;
+  } catch (err) {
+    // Refused by the database (a key written meanwhile under another credit type, say): nothing was
+    // written. Anything else (a lost connection) leaves the commit in doubt, which is the caller's to handle.
+    if (!pgErrorCode(err)) throw err;
+    written = -1;
+  }
+  if (written !== parts.length) {
+    if (written < 0) known.counts.refused++;
+    else known.counts.missed++;
+    for (const p of parts) known.miss(accountKey(p));
+    return null;
+  }
+  known.counts.written++;
+  rememberAll(known, parts, accounts);
+  return { outcomes, accounts };
 }
 
 /** A pg pool client as a session: a multi-statement query answers an array of results (one: not). */
@@ -183,13 +262,27 @@ function pgliteSession(pglite: PGlite, tx: Transaction): SqlSession {
   };
 }
 
-/** On PostgreSQL: BEGIN and COMMIT travel with the first and the last round trip. */
-async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outcome[][]> {
+/**
+ * On PostgreSQL: known accounts in one guarded round trip (runKnown), else BEGIN and COMMIT travel with
+ * the first and the last round trip; either way the accounts' states are known afterwards.
+ */
+async function runBatchPg(
+  pool: pg.Pool,
+  now: Date,
+  parts: Part[],
+  known: KnownAccounts,
+): Promise<Outcome[][]> {
   const client = await pool.connect();
   let broken = false;
   try {
-    return await runBatch(pgSession(client), now, parts, { open: ['begin'], close: ['commit'] });
+    const session = pgSession(client);
+    const fast = await runKnown(session, now, parts, known);
+    if (fast) return fast.outcomes;
+    const batch = await runBatch(session, now, parts, { open: ['begin'], close: ['commit'] });
+    rememberAll(known, parts, batch.accounts);
+    return batch.outcomes;
   } catch (err) {
+    for (const p of parts) known.forget(accountKey(p));
     await client.query('rollback').catch(() => {
       broken = true;
     });
@@ -200,8 +293,11 @@ async function runBatchPg(pool: pg.Pool, now: Date, parts: Part[]): Promise<Outc
 }
 
 /** On PGlite: inside its own transaction (which also keeps any other query out until it ends). */
-function runBatchPglite(pglite: PGlite, now: Date, parts: Part[]): Promise<Outcome[][]> {
-  return pglite.transaction((tx) => runBatch(pgliteSession(pglite, tx), now, parts, { open: [], close: [] }));
+async function runBatchPglite(pglite: PGlite, now: Date, parts: Part[]): Promise<Outcome[][]> {
+  const batch = await pglite.transaction((tx) =>
+    runBatch(pgliteSession(pglite, tx), now, parts, { open: [], close: [] }),
+  );
+  return batch.outcomes;
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -272,6 +368,8 @@ export class LedgerEngine {
   private readonly accounts = new Map<string, AccountQueue>();
   private readonly ready: AccountQueue[] = [];
   private running = 0;
+  /** What this process last committed to the accounts it batches (PostgreSQL only). */
+  readonly known = new KnownAccounts();
 
   constructor(
     private readonly database: Pick<Database, 'db' | 'pool' | 'pglite' | 'kind'>,
@@ -353,7 +451,7 @@ export class LedgerEngine {
       );
       const { pool, pglite } = this.database;
       outcomes = pool
-        ? await runBatchPg(pool, now, parts)
+        ? await runBatchPg(pool, now, parts, this.known)
         : pglite
           ? await runBatchPglite(pglite, now, parts)
           : await runBatchDrizzle(this.database.db, now, parts);

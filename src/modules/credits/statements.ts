@@ -204,16 +204,44 @@ const ROW_COLUMNS = `id uuid, user_id uuid, credit_type text, seq bigint, type t
   balance_before bigint, balance_after bigint, description text, reference_id text, idempotency_key text,
   source_key text, grant_id uuid, reservation_id uuid, pool text, allocations jsonb, actor_id uuid`;
 
-const write = define(
-  'pw_credits_write_many',
-  `with rows as (
+/**
+ * The text of the write of a batch. Guarded (`guard`): every part only if `ok` holds - every account row
+ * still holds exactly the totals the batch was computed from (locked, in the same order as lockAccounts)
+ * and no ledger row of the user holds any of the batch's keys - and the statement returns the accounts
+ * it updated, so that a miss (no row) is known to have written nothing.
+ */
+function writeText(guard: boolean): string {
+  const only = guard ? ' where exists (select from ok)' : '';
+  const andOnly = guard ? ' and exists (select from ok)' : '';
+  const was = guard
+    ? ', was_balance bigint, was_reserved bigint, was_debt bigint, was_used bigint, was_seq bigint'
+    : '';
+  const ok = guard
+    ? `locked as (
+      select b.user_id from credit_balances b
+      join jsonb_to_recordset($7::jsonb) as w(user_id uuid, credit_type text${was})
+        on b.user_id = w.user_id and b.credit_type = w.credit_type
+      where b.user_id = any($10::uuid[]) and b.balance = w.was_balance and b.reserved = w.was_reserved
+        and b.debt = w.was_debt and b.used = w.was_used and b.seq = w.was_seq
+      order by b.user_id, b.credit_type
+      for update of b),
+    ok as (
+      select from (select count(*) as n from locked) c
+      where c.n = jsonb_array_length($7::jsonb) and not exists (
+        select from credit_transactions t
+        join unnest($11::uuid[], $12::text[]) as k(user_id, idempotency_key)
+          on t.user_id = k.user_id and t.idempotency_key = k.idempotency_key
+        where t.idempotency_key is not null)),
+    `
+    : '';
+  return `with ${ok}rows as (
       insert into credit_transactions (id, user_id, credit_type, seq, type, amount, balance_before,
         balance_after, description, reference_id, idempotency_key, source_key, grant_id, reservation_id, pool,
         allocations, actor_id, created_at)
       select x.id, x.user_id, x.credit_type, x.seq, x.type, x.amount, x.balance_before, x.balance_after,
         x.description, x.reference_id, x.idempotency_key, x.source_key, x.grant_id, x.reservation_id, x.pool,
         x.allocations, x.actor_id, $1::timestamptz
-      from jsonb_to_recordset($2::jsonb) as x(${ROW_COLUMNS})),
+      from jsonb_to_recordset($2::jsonb) as x(${ROW_COLUMNS})${only}),
     new_grants as (
       insert into credit_grants (id, user_id, credit_type, pool, amount, remaining, expires_at, source_type,
         source_id, reference_id, cost_microcents, description, granted_by, created_at, expired_at)
@@ -222,11 +250,11 @@ const write = define(
         x.expired_at
       from jsonb_to_recordset($3::jsonb) as x(id uuid, user_id uuid, credit_type text, pool text,
         amount bigint, remaining bigint, expires_at timestamptz, source_type text, source_id text,
-        reference_id text, cost_microcents bigint, description text, granted_by uuid, expired_at timestamptz)),
+        reference_id text, cost_microcents bigint, description text, granted_by uuid, expired_at timestamptz)${only}),
     changed_grants as (
       update credit_grants g set remaining = x.remaining, expired_at = x.expired_at
       from jsonb_to_recordset($4::jsonb) as x(id uuid, remaining bigint, expired_at timestamptz)
-      where g.id = x.id and g.id = any($8::uuid[])),
+      where g.id = x.id and g.id = any($8::uuid[])${andOnly}),
     new_holds as (
       insert into credit_reservations (id, user_id, credit_type, amount, committed_amount, status,
         expires_at, idempotency_key, description, allocations, reserve_transaction_id, usage_transaction_id,
@@ -237,19 +265,22 @@ const write = define(
       from jsonb_to_recordset($5::jsonb) as x(id uuid, user_id uuid, credit_type text, amount bigint,
         committed_amount bigint, status text, expires_at timestamptz, idempotency_key text, description text,
         allocations jsonb, reserve_transaction_id uuid, usage_transaction_id uuid, created_at timestamptz,
-        settled_at timestamptz)),
+        settled_at timestamptz)${only}),
     changed_holds as (
       update credit_reservations r set status = x.status, committed_amount = x.committed_amount,
         usage_transaction_id = x.usage_transaction_id, settled_at = x.settled_at
       from jsonb_to_recordset($6::jsonb) as x(id uuid, status text, committed_amount bigint,
         usage_transaction_id uuid, settled_at timestamptz)
-      where r.id = x.id and r.id = any($9::uuid[]))
+      where r.id = x.id and r.id = any($9::uuid[])${andOnly})
   update credit_balances b set balance = x.balance, reserved = x.reserved, debt = x.debt, used = x.used,
     seq = x.seq, updated_at = $1::timestamptz
   from jsonb_to_recordset($7::jsonb) as x(user_id uuid, credit_type text, balance bigint, reserved bigint,
     debt bigint, used bigint, seq bigint)
-  where b.user_id = x.user_id and b.credit_type = x.credit_type and b.user_id = any($10::uuid[])`,
-);
+  where b.user_id = x.user_id and b.credit_type = x.credit_type and b.user_id = any($10::uuid[])${andOnly}${guard ? '\n  returning b.user_id' : ''}`;
+}
+
+const write = define('pw_credits_write_many', writeText(false));
+const writeGuarded = define('pw_credits_write_guarded', writeText(true));
 
 export interface Totals {
   balance: number;
@@ -276,11 +307,20 @@ export interface AccountWrite {
 }
 
 /**
+ * What a guarded write checks before writing anything: the totals each account (in the order of the
+ * write's accounts) was computed from, and the (user, key) pairs that no ledger row may hold yet.
+ */
+export interface WriteGuard {
+  was: Totals[];
+  keys: { userId: string; key: string }[];
+}
+
+/**
  * Everything a batch changed on any number of accounts, in one statement (data-modifying CTEs over JSON
  * arrays; one fixed text, prepared once): a batch of many customers' single consumptions costs one
  * statement, not one per account.
  */
-export function writeStatement(now: Date, accounts: AccountWrite[]): Statement {
+export function writeStatement(now: Date, accounts: AccountWrite[], guard?: WriteGuard): Statement {
   const rows: Record<string, unknown>[] = [];
   const newBuckets: Record<string, unknown>[] = [];
   const changedBuckets: Record<string, unknown>[] = [];
@@ -321,6 +361,7 @@ export function writeStatement(now: Date, accounts: AccountWrite[]): Statement {
       changedHolds.push(reservationJson(r));
       changedHoldIds.push(r.id);
     }
+    const was = guard?.was[totals.length];
     totals.push({
       ...owner,
       balance: t.balance,
@@ -328,9 +369,16 @@ export function writeStatement(now: Date, accounts: AccountWrite[]): Statement {
       debt: t.debt,
       used: t.used,
       seq: t.seq,
+      ...(was && {
+        was_balance: was.balance,
+        was_reserved: was.reserved,
+        was_debt: was.debt,
+        was_used: was.used,
+        was_seq: was.seq,
+      }),
     });
   }
-  return write([
+  const params = [
     now.toISOString(),
     JSON.stringify(rows),
     JSON.stringify(newBuckets),
@@ -342,6 +390,13 @@ export function writeStatement(now: Date, accounts: AccountWrite[]): Statement {
     pgArray(changedBucketIds),
     pgArray(changedHoldIds),
     pgArray(accounts.map((a) => a.userId)),
+  ];
+  if (!guard) return write(params);
+  if (guard.was.length !== accounts.length) throw new Error('credits: a guarded write needs every account');
+  return writeGuarded([
+    ...params,
+    pgArray(guard.keys.map((k) => k.userId)),
+    pgArray(guard.keys.map((k) => k.key)),
   ]);
 }
 
