@@ -13,6 +13,7 @@ import { adminRoutes } from './modules/admin/admin.routes';
 import { authRoutes } from './modules/auth/auth.routes';
 import { catalogRoutes } from './modules/catalog/catalog.routes';
 import { creditsAdminRoutes } from './modules/credits/credits.admin.routes';
+import { consumeLane } from './modules/credits/consume.lane';
 import { creditsRoutes } from './modules/credits/credits.routes';
 import { webhookRoutes } from './webhooks/webhooks.routes';
 import { webhookLane } from './webhooks/webhook.lane';
@@ -157,8 +158,11 @@ export function appLanes(deps: Deps): Lane[] {
   return [checkLane(deps, `${API_PREFIX}/entitlements/check`)];
 }
 
-/** The POST lanes (src/http/lanes.ts `BodyLane`): the Stripe webhook. */
+/** The POST lanes (src/http/lanes.ts `BodyLane`): the Stripe webhook and credit consumption. */
 export function appBodyLanes(deps: Deps): BodyLane[] {
-  return [webhookLane(deps, `${API_PREFIX}/webhooks/stripe`)];
+  return [
+    webhookLane(deps, `${API_PREFIX}/webhooks/stripe`),
+    consumeLane(deps, `${API_PREFIX}/credits/consume`),
+  ];
 }
 export type { AppEnv };

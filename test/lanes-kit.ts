@@ -1,4 +1,4 @@
-import { createServer, type ClientRequest, type Server } from 'node:http';
+import { createServer, type ClientRequest, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { appBodyLanes, appLanes } from '../src/app';
@@ -92,4 +92,29 @@ export async function answersCounted(t: TestApp, route: string, status: number):
         l.includes(`status="${status}"`),
     );
   return Number(line?.split(' ').pop() ?? 0);
+}
+
+/** A POST for a body lane's tests: its body, header lines, and optionally another path or chunked. */
+export interface LanePost {
+  body: string | Buffer;
+  headers: [string, string][];
+  path?: string;
+  /** Sent in two chunks without a Content-Length (chunked). */
+  chunked?: boolean;
+}
+
+/** Sends a POST to `base` (at `path` unless the request names another) and reads its answer. */
+export function postTo(base: string, path: string, r: LanePost): Promise<Answer> {
+  const req = httpRequest(`${base}${r.path ?? path}`, { method: 'POST' });
+  setHeaderLines(req, r.headers);
+  const answer = answerOf(req);
+  const bytes = Buffer.from(r.body);
+  if (r.chunked) {
+    req.write(bytes.subarray(0, 10));
+    req.end(bytes.subarray(10));
+  } else {
+    req.setHeader('content-length', bytes.length);
+    req.end(bytes);
+  }
+  return answer;
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Deps } from '../deps';
 import { declaredLength, readRequestBody } from './body';
+import { errorAnswer, errorEnvelope } from './errors';
 import { answerRecorder, REQUEST_ID_HEADER, requestIdFor, SECURITY_ENTRIES } from './request-scope';
 
 /**
@@ -44,6 +45,16 @@ export interface BodyLane {
   path: string;
   accepts(req: LaneRequest): boolean;
   answer(req: LaneRequest, body: Buffer, requestId: string): Promise<LaneAnswer | null>;
+}
+
+/** A body lane's answer for an error of its work, rendered as the app's error handler renders it. */
+export function laneError(deps: Deps, err: unknown, requestId: string): LaneAnswer {
+  const e = errorAnswer(err as Error, { logger: deps.logger, requestId });
+  return {
+    status: e.status,
+    body: errorEnvelope(requestId, e.code, e.message, e.details),
+    headers: e.headers,
+  };
 }
 
 /**

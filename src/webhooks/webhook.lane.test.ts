@@ -1,14 +1,13 @@
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows } from '../../test/harness';
 import {
   type Answer,
-  answerOf,
   answersCounted,
+  type LanePost,
   type LaneServers,
   laneServers,
+  postTo,
   STAND_IN,
-  setHeaderLines,
 } from '../../test/lanes-kit';
 import { startStripeTestApp, type StripeTestApp } from '../../test/stripe-app';
 import { API_PREFIX } from '../app';
@@ -30,13 +29,7 @@ let s: StripeTestApp;
 let servers: LaneServers;
 let seq = 0;
 
-interface Request {
-  body: string | Buffer;
-  headers: [string, string][];
-  path?: string;
-  /** Sent in two chunks without a Content-Length (chunked). */
-  chunked?: boolean;
-}
+type Request = LanePost;
 
 interface Ask {
   name: string;
@@ -48,20 +41,7 @@ interface Ask {
   lane: boolean;
 }
 
-function send(base: string, r: Request): Promise<Answer> {
-  const req = httpRequest(`${base}${r.path ?? PATH}`, { method: 'POST' });
-  setHeaderLines(req, r.headers);
-  const answer = answerOf(req);
-  const bytes = Buffer.from(r.body);
-  if (r.chunked) {
-    req.write(bytes.subarray(0, 10));
-    req.end(bytes.subarray(10));
-  } else {
-    req.setHeader('content-length', bytes.length);
-    req.end(bytes);
-  }
-  return answer;
-}
+const send = (base: string, r: Request) => postTo(base, PATH, r);
 
 /** An answer without what differs from one request to the next: its date, request id and event id. */
 function comparable(a: Answer) {

@@ -1,8 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type Stripe from 'stripe';
 import type { Deps } from '../deps';
-import { errorAnswer, errorEnvelope } from '../http/errors';
-import { type BodyLane, singleHeader } from '../http/lanes';
+import { type BodyLane, laneError, singleHeader } from '../http/lanes';
 import { receiveEvent } from './inbox';
 import { verifyStripeEvent } from './verify';
 
@@ -36,12 +35,7 @@ export function webhookLane(deps: Deps, path: string): BodyLane {
           body: { received: true, status: await receiveEvent(deps, event, body.toString()) },
         };
       } catch (err) {
-        const e = errorAnswer(err as Error, { logger: deps.logger, requestId });
-        return {
-          status: e.status,
-          body: errorEnvelope(requestId, e.code, e.message, e.details),
-          headers: e.headers,
-        };
+        return laneError(deps, err, requestId);
       } finally {
         gauge?.dec();
       }

@@ -1,9 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { actingUserId, defineRoute, lookupUser, principalOf } from '../../http/auth';
+import type { Deps } from '../../deps';
+import { actingUserIdOf, defineRoute, lookupUser, principalOf } from '../../http/auth';
 import type { AppEnv } from '../../http/env';
 import { createRouter } from '../../http/router';
 import { forbidden, invalid, notFound } from '../../lib/errors';
+import type { Principal } from '../auth/auth.service';
 import { getUser } from '../users/users.service';
 import { getBalance, getBalances, getReservation, listTransactions } from './credits.queries';
 import {
@@ -30,15 +32,22 @@ import { commitReservation, consume, releaseReservation, reserve } from './credi
  */
 
 /** The user a request acts for, checked: unknown -> 404, an admin named by a service key -> 403. */
-export async function actingUser(c: Context<AppEnv>, requested?: string): Promise<string> {
-  const id = actingUserId(c, requested);
-  if (id === principalOf(c).user.id) return id;
+export const actingUser = (c: Context<AppEnv>, requested?: string): Promise<string> =>
+  actingUserFor(c.get('deps'), principalOf(c), requested);
+
+/** The same for a caller resolved outside a route (the consume lane, consume.lane.ts). */
+export async function actingUserFor(deps: Deps, caller: Principal, requested?: string): Promise<string> {
+  const id = actingUserIdOf(caller, requested);
+  if (id === caller.user.id) return id;
   // Cached per instance (dropped when the user's role changes): this runs on every service-key request.
-  const target = await lookupUser(c.get('deps'), id);
+  const target = await lookupUser(deps, id);
   if (!target) throw notFound('User');
   if (target.role === 'admin') throw forbidden('A service key may act only for non-admin users');
   return id;
 }
+
+/** Who may consume, reserve, commit and release (and the consume lane). */
+export const CREDITS_WRITE = { auth: 'user', scope: 'credits:write' } as const;
 
 /** Finds a reservation the caller may settle; anyone else's is a 404. */
 async function ownReservation(c: Context<AppEnv>, id: string, requested?: string) {
@@ -54,8 +63,12 @@ async function ownReservation(c: Context<AppEnv>, id: string, requested?: string
   return r;
 }
 
-function idempotencyKeyOf(c: Context<AppEnv>, fromBody: string | undefined): string {
-  const key = fromBody ?? c.req.header('idempotency-key');
+const idempotencyKeyOf = (c: Context<AppEnv>, fromBody: string | undefined): string =>
+  idempotencyKeyFrom(fromBody, c.req.header('idempotency-key'));
+
+/** The request's key: the body's, else the Idempotency-Key header's; neither is a 400. */
+export function idempotencyKeyFrom(fromBody: string | undefined, header: string | undefined): string {
+  const key = fromBody ?? header;
   if (!key || key.length > 255) {
     throw invalid('idempotency_key is required (in the body or the Idempotency-Key header)', {
       fields: [{ path: 'idempotency_key', message: 'required', code: 'invalid_type' }],
@@ -118,23 +131,20 @@ export function creditsRoutes() {
   );
 
   app.openapi(
-    defineRoute(
-      { auth: 'user', scope: 'credits:write' },
-      {
-        method: 'post',
-        path: '/credits/consume',
-        tags: ['credits'],
-        summary: 'Consume credits (atomic, idempotent)',
-        description:
-          'Soonest-expiring bucket first, then oldest. The same idempotency key consumes once and answers the first result; reusing it for a different request is a 409. Too few credits: 402 `insufficient_credits` with `needed` and `available`.',
-        request: body(ConsumeBody),
-        responses: {
-          200: json(ConsumeResult, 'Consumed (or the replay of the first result)'),
-          402: json(z.any(), 'Insufficient credits'),
-          409: json(z.any(), 'Idempotency key used for a different request'),
-        },
+    defineRoute(CREDITS_WRITE, {
+      method: 'post',
+      path: '/credits/consume',
+      tags: ['credits'],
+      summary: 'Consume credits (atomic, idempotent)',
+      description:
+        'Soonest-expiring bucket first, then oldest. The same idempotency key consumes once and answers the first result; reusing it for a different request is a 409. Too few credits: 402 `insufficient_credits` with `needed` and `available`.',
+      request: body(ConsumeBody),
+      responses: {
+        200: json(ConsumeResult, 'Consumed (or the replay of the first result)'),
+        402: json(z.any(), 'Insufficient credits'),
+        409: json(z.any(), 'Idempotency key used for a different request'),
       },
-    ),
+    }),
     async (c) => {
       const input = c.req.valid('json');
       const key = idempotencyKeyOf(c, input.idempotency_key);
@@ -151,21 +161,18 @@ export function creditsRoutes() {
   );
 
   app.openapi(
-    defineRoute(
-      { auth: 'user', scope: 'credits:write' },
-      {
-        method: 'post',
-        path: '/credits/reserve',
-        tags: ['credits'],
-        summary: 'Hold credits for a long operation (commit or release later; expires after ttl_seconds)',
-        request: body(ReserveBody),
-        responses: {
-          201: json(ReservationResult, 'Held'),
-          200: json(ReservationResult, 'The replay of an earlier hold with this key'),
-          402: json(z.any(), 'Insufficient credits'),
-        },
+    defineRoute(CREDITS_WRITE, {
+      method: 'post',
+      path: '/credits/reserve',
+      tags: ['credits'],
+      summary: 'Hold credits for a long operation (commit or release later; expires after ttl_seconds)',
+      request: body(ReserveBody),
+      responses: {
+        201: json(ReservationResult, 'Held'),
+        200: json(ReservationResult, 'The replay of an earlier hold with this key'),
+        402: json(z.any(), 'Insufficient credits'),
       },
-    ),
+    }),
     async (c) => {
       const input = c.req.valid('json');
       const key = idempotencyKeyOf(c, input.idempotency_key);
@@ -202,21 +209,18 @@ export function creditsRoutes() {
   );
 
   app.openapi(
-    defineRoute(
-      { auth: 'user', scope: 'credits:write' },
-      {
-        method: 'post',
-        path: '/credits/reservations/{id}/commit',
-        tags: ['credits'],
-        summary: 'Charge up to the held amount (default all); the rest is returned',
-        request: { params: z.object({ id: z.uuid() }), ...optionalBody(CommitBody) },
-        responses: {
-          200: json(SettleResult, 'Committed (or the replay of the commit)'),
-          404: json(z.any(), 'Not found'),
-          409: json(z.any(), 'Already released or expired'),
-        },
+    defineRoute(CREDITS_WRITE, {
+      method: 'post',
+      path: '/credits/reservations/{id}/commit',
+      tags: ['credits'],
+      summary: 'Charge up to the held amount (default all); the rest is returned',
+      request: { params: z.object({ id: z.uuid() }), ...optionalBody(CommitBody) },
+      responses: {
+        200: json(SettleResult, 'Committed (or the replay of the commit)'),
+        404: json(z.any(), 'Not found'),
+        409: json(z.any(), 'Already released or expired'),
       },
-    ),
+    }),
     async (c) => {
       const { id } = c.req.valid('param');
       const input = (c.req.valid('json') ?? {}) as z.infer<typeof CommitBody>;
@@ -231,21 +235,18 @@ export function creditsRoutes() {
   );
 
   app.openapi(
-    defineRoute(
-      { auth: 'user', scope: 'credits:write' },
-      {
-        method: 'post',
-        path: '/credits/reservations/{id}/release',
-        tags: ['credits'],
-        summary: 'Return every held credit',
-        request: { params: z.object({ id: z.uuid() }), ...optionalBody(ReleaseBody) },
-        responses: {
-          200: json(SettleResult, 'Released (or the replay of the release)'),
-          404: json(z.any(), 'Not found'),
-          409: json(z.any(), 'Already committed'),
-        },
+    defineRoute(CREDITS_WRITE, {
+      method: 'post',
+      path: '/credits/reservations/{id}/release',
+      tags: ['credits'],
+      summary: 'Return every held credit',
+      request: { params: z.object({ id: z.uuid() }), ...optionalBody(ReleaseBody) },
+      responses: {
+        200: json(SettleResult, 'Released (or the replay of the release)'),
+        404: json(z.any(), 'Not found'),
+        409: json(z.any(), 'Already committed'),
       },
-    ),
+    }),
     async (c) => {
       const { id } = c.req.valid('param');
       const input = (c.req.valid('json') ?? {}) as z.infer<typeof ReleaseBody>;
