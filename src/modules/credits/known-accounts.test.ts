@@ -255,7 +255,20 @@ describe.skipIf(!isPostgres())('known accounts: one guarded write per batch (Pos
         (v) => ({ v }),
         (e: { code?: string }) => ({ e: e.code }),
       );
-      await new Promise((r) => setTimeout(r, 200));
+      // Commit only once the guarded statement waits on that row's index entry (not before: then the
+      // guard would see the key and miss, instead of being refused).
+      for (let waited = 0; ; waited += 20) {
+        // Read on another connection: pg_stat_activity keeps one snapshot per transaction.
+        const [{ n }] = (await queryRows<{ n: number }>(
+          t.deps.db,
+          sql`select count(*)::int as n from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock'
+              and query like 'execute pw_credits_write_guarded%'`,
+        )) as [{ n: number }];
+        if (n > 0) break;
+        if (waited > 10_000) throw new Error('the guarded write never waited on the held key');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await client.query('commit');
       client.release();
       const outcome = await pending;
