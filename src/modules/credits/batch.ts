@@ -143,14 +143,17 @@ async function runBatch(
   const results = await session.run(statements.join(';\n'));
   const rowsAt = (i: number) => (i < 0 ? [] : results[i]!.rows);
   const locks = new Map<string, Record<string, unknown>>();
-  for (const row of results[lockAt]!.rows) locks.set(`${row.user_id}\u0000${row.credit_type}`, row);
+  for (const row of results[lockAt]!.rows)
+    locks.set(accountKey(String(row.user_id), String(row.credit_type)), row);
   const plainKeys = groupBy(rowsAt(plainKeysAt), (r) => String(r.user_id));
-  const plainGrants = groupBy(rowsAt(plainGrantsAt), (r) => `${r.user_id}\u0000${r.credit_type}`);
+  const plainGrants = groupBy(rowsAt(plainGrantsAt), (r) =>
+    accountKey(String(r.user_id), String(r.credit_type)),
+  );
   const outcomes: Outcome[][] = [];
   const accounts: Account[] = [];
   const writes: AccountWrite[] = [];
   for (const p of parts) {
-    const account = accountKey(p);
+    const account = accountKey(p.userId, p.creditType);
     const lock = locks.get(account);
     const pos = at.get(p);
     const loaded = pos
@@ -175,11 +178,13 @@ interface Batch {
   accounts: Account[];
 }
 
-export const accountKey = (a: { userId: string; creditType: string }) => `${a.userId}\u0000${a.creditType}`;
+/** An account's key in maps and queues: (user, credit type). */
+export const accountKey = (userId: string, creditType: string) => `${userId}\u0000${creditType}`;
 
 /** After a commit: the accounts as that batch left them. */
 function rememberAll(known: KnownAccounts, parts: Part[], accounts: Account[]) {
-  for (const [i, p] of parts.entries()) known.remember(accountKey(p), accounts[i]!.state());
+  for (const [i, p] of parts.entries())
+    known.remember(accountKey(p.userId, p.creditType), accounts[i]!.state());
 }
 
 /**
@@ -198,7 +203,7 @@ async function runKnown(
 ): Promise<Batch | null> {
   const states: KnownState[] = [];
   for (const p of parts) {
-    const state = plainNeeds(p.needs) ? known.get(accountKey(p)) : undefined;
+    const state = plainNeeds(p.needs) ? known.get(accountKey(p.userId, p.creditType)) : undefined;
     if (!state) return null;
     states.push(state);
   }
@@ -237,7 +242,7 @@ async function runKnown(
   if (written !== parts.length) {
     if (written < 0) known.counts.refused++;
     else known.counts.missed++;
-    for (const p of parts) known.miss(accountKey(p));
+    for (const p of parts) known.miss(accountKey(p.userId, p.creditType));
     return null;
   }
   known.counts.written++;
@@ -286,7 +291,7 @@ export async function runBatchPg(
     rememberAll(known, parts, batch.accounts);
     return batch.outcomes;
   } catch (err) {
-    for (const p of parts) known.forget(accountKey(p));
+    for (const p of parts) known.forget(accountKey(p.userId, p.creditType));
     await client.query('rollback').catch(() => {
       broken = true;
     });

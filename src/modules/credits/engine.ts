@@ -2,7 +2,15 @@ import { type Database, type Db, directHandles, type Queryable } from '../../db/
 import { pgErrorCode } from '../../db/errors';
 import type { Clock } from '../../lib/clock';
 import { faultPoint } from '../../lib/faults';
-import { type Outcome, partOf, runBatchDrizzle, runBatchPg, runBatchPglite, runOnAccount } from './batch';
+import {
+  accountKey,
+  type Outcome,
+  partOf,
+  runBatchDrizzle,
+  runBatchPg,
+  runBatchPglite,
+  runOnAccount,
+} from './batch';
 import type { CreditsDeps } from './credits.types';
 import { KnownAccounts } from './known-accounts';
 import type { Op } from './ops';
@@ -63,7 +71,7 @@ export class LedgerEngine {
   ) {}
 
   run<T>(userId: string, creditType: string, op: Op): Promise<T> {
-    const key = `${userId}\u0000${creditType}`;
+    const key = accountKey(userId, creditType);
     let q = this.accounts.get(key);
     if (!q) {
       q = { key, userId, creditType, jobs: [], busy: false, queued: false };
